@@ -1,0 +1,384 @@
+// The config file: YAML, validated with zod, unknown keys rejected, secrets as `env:NAME`.
+// Every section of the contract lives here so the schema (and config/schema.json) is one object.
+import { readFile } from 'node:fs/promises';
+import { inspect } from 'node:util';
+import { isIP } from 'node:net';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { checkRegistry } from '../checks/index.ts';
+
+/** A configuration problem; `problems` each start with the path of the bad key. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** A secret read from the environment; it renders as [secret] in logs, JSON and errors. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string, readonly source: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+  [inspect.custom](): string {
+    return `[secret ${this.source}]`;
+  }
+}
+
+/** `env:NAME` reads the variable when the config loads; a missing variable is a config error. */
+const secret = z
+  .string()
+  .regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, 'expected env:NAME (secrets are never written in the config file)')
+  .transform((ref, ctx) => {
+    const name = ref.slice(4);
+    const value = process.env[name];
+    if (value === undefined || value === '') {
+      ctx.addIssue({ code: 'custom', message: `environment variable ${name} is not set` });
+      return z.NEVER;
+    }
+    return new Secret(value, ref);
+  });
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/** `1.2.3.4`, `1.2.3.4:5353`, `[::1]`, `[::1]:5353`, or a bare IPv6 address without a port. */
+export function parseServerAddress(text: string, defaultPort: number): ServerAddress | undefined {
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(text);
+  if (bracketed) {
+    if (isIP(bracketed[1]) !== 6) return undefined;
+    const port = bracketed[2] === undefined ? defaultPort : Number(bracketed[2]);
+    return port >= 1 && port <= 65535 ? { host: bracketed[1], port, family: 6 } : undefined;
+  }
+  if (isIP(text) === 6) return { host: text, port: defaultPort, family: 6 };
+  const v4 = /^([0-9.]+)(?::(\d{1,5}))?$/.exec(text);
+  if (v4 && isIP(v4[1]) === 4) {
+    const port = v4[2] === undefined ? defaultPort : Number(v4[2]);
+    return port >= 1 && port <= 65535 ? { host: v4[1], port, family: 4 } : undefined;
+  }
+  return undefined;
+}
+
+export function formatServerAddress(a: ServerAddress): string {
+  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+const dnsServerAddress = z.string().transform((text, ctx) => {
+  const parsed = parseServerAddress(text.trim(), 53);
+  if (!parsed) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected host[:port] with an IPv4 address or a [bracketed] IPv6 address, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
+const hostname = z
+  .string()
+  .regex(hostnamePattern, 'expected a DNS name such as acme.dialer.example.com')
+  .transform((n) => n.toLowerCase().replace(/\.$/, ''));
+
+/** `30s`, `5m`, `4h`, `1d`, `250ms`, or a number of milliseconds. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m, 4h or 1d, got "${v}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const severity = z.enum(['critical', 'warning', 'info']);
+
+const resolverSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
+  address: dnsServerAddress,
+  /** The resolver's cache-flush page; known for Google, Cloudflare and OpenDNS. */
+  flushUrl: z.url().optional(),
+  qps: z.number().positive().optional(),
+  concurrency: z.number().int().positive().optional(),
+});
+
+const authoritativeSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  address: dnsServerAddress,
+});
+
+const globList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+const zoneTargetSchema = z
+  .strictObject({
+    zone: hostname.optional(),
+    route53ZoneId: z.string().regex(/^(\/hostedzone\/)?Z[A-Z0-9]+$/, 'expected a Route 53 hosted zone id such as Z0123456789ABC').optional(),
+    match: globList.default(['*']),
+    exclude: globList.default([]),
+    private: z.boolean().optional(),
+  })
+  .refine((z) => z.zone !== undefined || z.route53ZoneId !== undefined, {
+    message: 'expected zone (the zone name) or route53ZoneId',
+  });
+
+const dnsSchema = z.strictObject({
+  /** One attempt's deadline. */
+  timeout: duration.default(1500),
+  retries: z.number().int().min(0).max(5).default(2),
+  /** Polite defaults: far below Google's ~1500 qps per client. */
+  qps: z.number().positive().default(100),
+  concurrency: z.number().int().positive().max(1000).default(10),
+  ednsBufferSize: z.number().int().min(512).max(4096).default(1232),
+});
+
+const runSchema = z.strictObject({
+  /** The whole run must finish within this (fits a 5-minute Lambda with room to report). */
+  budget: duration.default(240_000),
+  concurrency: z.number().int().positive().max(1000).default(32),
+  failOn: severity.default('warning'),
+  /** Where this run looks from (a region, a host); tags every finding. */
+  vantage: z.string().min(1).optional(),
+});
+
+const awsSchema = z.strictObject({
+  region: z.string().default('us-east-1'),
+  endpoint: z.url().optional(),
+  profile: z.string().optional(),
+});
+
+const fixSchema = z.strictObject({
+  mode: z.enum(['off', 'plan', 'apply']).default('plan'),
+  /** At most this many TTL changes in one run. */
+  maxChanges: z.number().int().positive().default(100),
+  /** At most this share of a zone's record sets in one run (zones of 10+ record sets), like octoDNS's 30 %. */
+  maxPercent: z.number().positive().max(100).default(30),
+  /** Globs of names the fixer must never touch. */
+  protect: z.array(z.string()).default([]),
+  /** Wait for Route 53 to report INSYNC within the run's budget. */
+  waitForSync: z.boolean().default(true),
+});
+
+const stunServerSchema = z.strictObject({
+  uri: z.string().regex(/^(stuns?|turns?):/, 'expected a STUN/TURN URI such as stun:stun.example.net:3478 or turn:turn.example.net:3478?transport=tcp'),
+  username: secret.optional(),
+  credential: secret.optional(),
+  sharedSecret: secret.optional(),
+  /** TLS server name when the URI host is an address. */
+  servername: z.string().optional(),
+  /** Accept a self-signed certificate (labs only). */
+  insecureTls: z.boolean().default(false),
+});
+
+const stunSchema = z.strictObject({
+  servers: z.array(stunServerSchema).default([]),
+  allow: z.array(z.string()).default([]),
+});
+
+const sipTransport = z.enum(['udp', 'tcp', 'tls']);
+
+const carrierSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
+  uri: z.string().min(1),
+  transports: z.array(sipTransport).min(1).default(['udp']),
+  regions: z.array(z.string()).default([]),
+  /** Final responses that mean "reachable"; by default any final response does. */
+  accept: z.array(z.number().int().min(100).max(699)).optional(),
+  warnAfter: duration.default(1000),
+  criticalAfter: duration.default(5000),
+  fromUser: z.string().default('dialer-audit'),
+  fromDomain: z.string().optional(),
+  servername: z.string().optional(),
+  insecureTls: z.boolean().default(false),
+});
+
+const destinationSchema = z.strictObject({
+  name: z.string().optional(),
+  prefix: z.string().min(1),
+  carriers: z.array(z.string()).min(1),
+});
+
+const alertingSchema = z.strictObject({
+  failureThreshold: z.number().int().positive().default(2),
+  criticalFailureThreshold: z.number().int().positive().default(1),
+  successThreshold: z.number().int().positive().default(2),
+  reminderInterval: duration.default(4 * 3_600_000),
+});
+
+const stateSchema = z.strictObject({
+  file: z.string().optional(),
+  dynamodb: z.strictObject({ table: z.string(), key: z.string().default('dialer-audit'), endpoint: z.url().optional() }).optional(),
+  s3: z.strictObject({ bucket: z.string(), key: z.string().default('dialer-audit/state.json'), endpoint: z.url().optional() }).optional(),
+});
+
+const reportersSchema = z.strictObject({
+  slack: z
+    .strictObject({
+      webhookUrl: secret.optional(),
+      botToken: secret.optional(),
+      channel: z.string().optional(),
+    })
+    .optional(),
+  email: z
+    .strictObject({
+      smtp: z.strictObject({
+        host: z.string(),
+        port: z.number().int().min(1).max(65535).default(587),
+        secure: z.boolean().optional(),
+        user: secret.optional(),
+        pass: secret.optional(),
+        insecureTls: z.boolean().default(false),
+      }),
+      from: z.string(),
+      to: z.array(z.string()).min(1),
+    })
+    .optional(),
+  metrics: z
+    .strictObject({
+      emf: z.boolean().default(false),
+      prometheusTextfile: z.string().optional(),
+      namespace: z.string().default('DialerAudit'),
+    })
+    .optional(),
+  links: z.strictObject({ runbook: z.url().optional(), dashboard: z.url().optional() }).optional(),
+});
+
+const daemonSchema = z.strictObject({
+  schedule: z.string().default('*/5 * * * *'),
+  timezone: z.string().optional(),
+  grace: duration.default(30_000),
+  healthz: z.strictObject({ port: z.number().int().min(0).max(65535), address: z.string().default('127.0.0.1') }).optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    resolvers: z.array(resolverSchema).default([]),
+    authoritative: z.array(authoritativeSchema).optional(),
+    targets: z
+      .strictObject({
+        dialers: z.array(hostname).default([]),
+        zones: z.array(zoneTargetSchema).default([]),
+      })
+      .default({ dialers: [], zones: [] }),
+    checks: z.record(z.string(), z.unknown()).default({}),
+    dns: dnsSchema.default(dnsSchema.parse({})),
+    run: runSchema.default(runSchema.parse({})),
+    aws: awsSchema.optional(),
+    fix: fixSchema.default(fixSchema.parse({})),
+    stun: stunSchema.optional(),
+    carriers: z.array(carrierSchema).default([]),
+    destinations: z.array(destinationSchema).default([]),
+    alerting: alertingSchema.default(alertingSchema.parse({})),
+    state: stateSchema.optional(),
+    reporters: reportersSchema.optional(),
+    daemon: daemonSchema.optional(),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.resolvers.forEach((r, i) => {
+      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['resolvers', i, 'name'], message: `duplicate resolver name "${r.name}"` });
+      seen.add(r.name);
+    });
+    const carrierNames = new Set(cfg.carriers.map((c) => c.name));
+    cfg.destinations.forEach((d, i) =>
+      d.carriers.forEach((c, j) => {
+        if (!carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
+      }),
+    );
+    // Each enabled check's params are validated by the check itself, so typos inside them are caught too.
+    for (const [id, params] of Object.entries(cfg.checks)) {
+      const check = checkRegistry[id];
+      if (!check) {
+        ctx.addIssue({ code: 'custom', path: ['checks', id], message: `unknown check (known: ${Object.keys(checkRegistry).join(', ')})` });
+        continue;
+      }
+      const result = check.params.safeParse(params ?? {});
+      if (!result.success) {
+        for (const issue of result.error.issues) {
+          ctx.addIssue({ ...issue, path: ['checks', id, ...issue.path] } as never);
+        }
+      } else {
+        cfg.checks[id] = result.data;
+      }
+    }
+    if (cfg.checks['dns-consistency'] !== undefined && cfg.resolvers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['resolvers'], message: 'dns-consistency needs at least one resolver' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ResolverConfig = Config['resolvers'][number];
+export type CarrierConfig = Config['carriers'][number];
+export type StunServerConfig = NonNullable<Config['stun']>['servers'][number];
+
+/** `resolvers[1].address` style, as people write it. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out || '(top level)';
+}
+
+function issueToProblem(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // Report the branch that got furthest instead of zod's generic "invalid input".
+    const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
+    if (deepest && deepest.path.length > 0) return issueToProblem({ ...deepest, path: [...issue.path, ...deepest.path] });
+  }
+  return [`${formatPath(issue.path)}: ${issue.message}`];
+}
+
+/** Validate an already-parsed object (from YAML, JSON, or code). */
+export function parseConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
+  return result.data;
+}
+
+export function parseConfigText(text: string, sourceName = 'config'): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${sourceName}: ${e.message.split('\n')[0]}`));
+  }
+  return parseConfig(doc.toJS());
+}
+
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  return parseConfigText(text, file);
+}
+
+/** The schema for editors (config/schema.json); input side, so `env:NAME` and `5m` validate. */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

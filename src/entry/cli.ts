@@ -1,0 +1,136 @@
+// The command line: parse, load config, run the job, print the report, exit 0 / 1 / 2.
+import { Command, CommanderError, Option } from 'commander';
+import { checkRegistry } from '../../checks/index.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { runJob } from '../job.ts';
+import { createLogger } from '../log.ts';
+import { formatJson } from '../report/json.ts';
+import { formatMarkdown } from '../report/markdown.ts';
+import { formatText } from '../report/text.ts';
+import type { Report } from '../types.ts';
+import { realDeps } from './deps.ts';
+import pkg from '../../package.json' with { type: 'json' };
+
+export interface CliIo {
+  stdout: { write(s: string): unknown; isTTY?: boolean };
+  stderr: { write(s: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export const EXIT = { ok: 0, findings: 1, usage: 2 } as const;
+
+/** Exit-code 2 problems that name the field or option at fault. */
+class UsageError extends Error {}
+
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function checkOnly(config: Config, only: string[] | undefined): void {
+  for (const id of only ?? []) {
+    if (!checkRegistry[id]) throw new UsageError(`--only: unknown check "${id}" (known: ${Object.keys(checkRegistry).join(', ')})`);
+    if (config.checks[id] === undefined) throw new UsageError(`--only: check "${id}" is not enabled in the config (add it under checks.${id})`);
+  }
+}
+
+export function renderReport(report: Report, format: string, io: CliIo): string {
+  if (format === 'json') return formatJson(report);
+  if (format === 'markdown') return formatMarkdown(report);
+  const color = Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  return formatText(report, { color, width: 80 });
+}
+
+function progress(io: CliIo): ((done: number, total: number) => void) | undefined {
+  if (!io.stderr.isTTY) return undefined;
+  const started = Date.now();
+  let shown = false;
+  return (done, total) => {
+    // Only long runs earn a progress line; short ones stay quiet.
+    if (Date.now() - started < 2000 && !shown) return;
+    shown = true;
+    io.stderr.write(`\r  audited ${done}/${total} targets${done === total ? '\n' : ''}`);
+  };
+}
+
+export function buildProgram(io: CliIo, onExit: (code: number) => void): Command {
+  const program = new Command('dialer-audit')
+    .description('Health audit for VoIP dialer fleets: DNS consistency across resolvers, TTL policy, STUN/TURN and SIP trunk probes.')
+    .version(pkg.version, '-V, --version')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('audit')
+    .description('Run every enabled check once and print the report (a dry run unless --fix).')
+    .requiredOption('-c, --config <file>', 'the YAML config file')
+    .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--fix', 'apply the planned TTL fixes through Route 53 (default: only show the plan)', false)
+    .option('--force', 'apply even when the plan is over a safety limit (with --fix)', false)
+    .option('--notify', 'update the alert state and send notices to the configured reporters', false)
+    .option('--only <checks>', 'run only these checks (comma-separated ids)', list)
+    .option('--target <names>', 'audit only these targets (comma-separated names)', list)
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['critical', 'warning', 'info']))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dialer-audit audit --config dialer-audit.yaml
+  dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
+  dialer-audit audit --config dialer-audit.yaml --fix
+
+Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the config or the command line is wrong.`,
+    )
+    .action(async (opts: { config: string; format: string; fix: boolean; force: boolean; notify: boolean; only?: string[]; target?: string[]; failOn?: Config['run']['failOn'] }) => {
+      const config = await loadConfig(opts.config);
+      if (opts.failOn) config.run.failOn = opts.failOn;
+      if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
+      checkOnly(config, opts.only);
+      const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
+      const deps = { ...realDeps(config, log), onProgress: progress(io) };
+      const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
+      io.stdout.write(renderReport(report, opts.format, io));
+      onExit(report.summary.failed ? EXIT.findings : EXIT.ok);
+    });
+
+  program
+    .command('validate')
+    .description('Check the config file and exit: 0 when valid, 2 with the path of every bad key.')
+    .requiredOption('-c, --config <file>', 'the YAML config file')
+    .addHelpText('after', '\nExample:\n  dialer-audit validate --config dialer-audit.yaml')
+    .action(async (opts: { config: string }) => {
+      const config = await loadConfig(opts.config);
+      const checks = Object.keys(config.checks);
+      io.stdout.write(`${opts.config}: valid (${checks.length} check${checks.length === 1 ? '' : 's'}: ${checks.join(', ') || 'none'})\n`);
+      onExit(EXIT.ok);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`invalid config:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`${err.message}\n`);
+      return EXIT.usage;
+    }
+    io.stderr.write(`dialer-audit: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 3;
+  }
+}

@@ -1,0 +1,16 @@
+// Builds the DNS client from the config: per-server limits come from the resolver entry or `dns`.
+import { formatServerAddress, type Config } from '../config.ts';
+import { UdpTcpDnsClient } from './dns.ts';
+
+export function dnsClientFromConfig(config: Config): UdpTcpDnsClient {
+  const perServer = new Map(config.resolvers.map((r) => [formatServerAddress(r.address), r]));
+  return new UdpTcpDnsClient({
+    timeoutMs: config.dns.timeout,
+    retries: config.dns.retries,
+    ednsBufferSize: config.dns.ednsBufferSize,
+    limitsFor(server) {
+      const r = perServer.get(formatServerAddress(server));
+      return { qps: r?.qps ?? config.dns.qps, concurrency: r?.concurrency ?? config.dns.concurrency };
+    },
+  });
+}

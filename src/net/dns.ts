@@ -1,0 +1,330 @@
+// The DNS client: the only code that talks DNS on the wire (UDP first, TCP when truncated).
+// A reply is believed only if it comes from the server we asked, carries our random id and
+// echoes our question; anything else is ignored. It never throws for a bad server: every
+// outcome is a DnsResult.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import dnsPacket from 'dns-packet';
+import type { Answer, Packet, RecordType as WireRecordType } from 'dns-packet';
+import { formatServerAddress, type ServerAddress } from '../config.ts';
+import { ServerLimiter, type Limits } from './limit.ts';
+
+export type RecordType = 'A' | 'AAAA' | 'CNAME' | 'NS' | 'SOA' | 'TXT' | 'SRV' | 'NAPTR' | 'MX' | 'PTR' | 'CAA';
+
+export interface DnsRecord {
+  name: string;
+  type: string;
+  ttl: number;
+  /** Normalised text: addresses canonical, names lower-case without the trailing dot. */
+  value: string;
+  /** Parsed fields for SOA, SRV, NAPTR. */
+  fields?: Record<string, string | number>;
+}
+
+export interface DnsResponse {
+  rcode: string;
+  authoritative: boolean;
+  truncated: boolean;
+  recursionAvailable: boolean;
+  answers: DnsRecord[];
+  authorities: DnsRecord[];
+  transport: 'udp' | 'tcp';
+  rttMs: number;
+  attempts: number;
+  bytes: number;
+}
+
+export type DnsFailureKind = 'timeout' | 'refused' | 'malformed' | 'aborted';
+
+export type DnsResult =
+  | { ok: true; response: DnsResponse }
+  | { ok: false; kind: DnsFailureKind; detail: string; attempts: number };
+
+export interface DnsQuery {
+  server: ServerAddress;
+  name: string;
+  type: RecordType;
+  /** RD bit: true for resolvers, false for authoritative servers. */
+  recursionDesired: boolean;
+}
+
+export interface DnsClient {
+  query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult>;
+}
+
+export interface DnsClientOptions {
+  timeoutMs: number;
+  retries: number;
+  ednsBufferSize: number;
+  /** Politeness per server (address:port). */
+  limitsFor(server: ServerAddress): Limits;
+}
+
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** Canonical IPv6 text (RFC 5952): lower case, longest zero run compressed. */
+export function normalizeIPv6(address: string): string {
+  if (!net.isIPv6(address)) return address.toLowerCase();
+  // An embedded dotted quad (::ffff:1.2.3.4) becomes two hex groups first.
+  const text = address.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) =>
+    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
+  const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
+  const l = left ? left.split(':') : [];
+  const r = right ? right.split(':') : [];
+  const zeros = right === undefined ? [] : new Array(8 - l.length - r.length).fill('0');
+  const groups = [...l, ...zeros, ...r].map((g) => parseInt(g, 16).toString(16));
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+function toRecord(a: Answer): DnsRecord | undefined {
+  if (a.type === 'OPT') return undefined;
+  const base = { name: normalizeName(a.name), type: a.type, ttl: (a as { ttl?: number }).ttl ?? 0 };
+  const data = (a as { data?: unknown }).data;
+  switch (a.type) {
+    case 'A':
+      return { ...base, value: String(data) };
+    case 'AAAA':
+      return { ...base, value: normalizeIPv6(String(data)) };
+    case 'CNAME':
+    case 'NS':
+    case 'PTR':
+    case 'DNAME':
+      return { ...base, value: normalizeName(String(data)) };
+    case 'SOA': {
+      const s = data as { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+      const fields = { ...s, mname: normalizeName(s.mname), rname: normalizeName(s.rname) };
+      return { ...base, value: `${fields.mname} ${fields.rname} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`, fields };
+    }
+    case 'SRV': {
+      const s = data as { priority: number; weight: number; port: number; target: string };
+      const fields = { priority: s.priority, weight: s.weight, port: s.port, target: normalizeName(s.target) };
+      return { ...base, value: `${s.priority} ${s.weight} ${s.port} ${fields.target}`, fields };
+    }
+    case 'NAPTR': {
+      const n = data as { order: number; preference: number; flags: string; services: string; regexp: string; replacement: string };
+      const fields = { ...n, flags: n.flags.toLowerCase(), replacement: normalizeName(n.replacement) };
+      return { ...base, value: `${n.order} ${n.preference} "${fields.flags}" "${n.services}" "${n.regexp}" ${fields.replacement}`, fields };
+    }
+    case 'MX': {
+      const m = data as { preference: number; exchange: string };
+      return { ...base, value: `${m.preference} ${normalizeName(m.exchange)}` };
+    }
+    case 'TXT': {
+      const parts = Array.isArray(data) ? data : [data];
+      return { ...base, value: parts.map((p) => (Buffer.isBuffer(p) ? p.toString('utf8') : String(p))).join('') };
+    }
+    default:
+      return { ...base, value: Buffer.isBuffer(data) ? data.toString('hex') : JSON.stringify(data) };
+  }
+}
+
+function buildQuery(id: number, q: DnsQuery, ednsBufferSize: number): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: q.recursionDesired ? dnsPacket.RECURSION_DESIRED : 0,
+    questions: [{ type: q.type as WireRecordType, name: q.name, class: 'IN' }],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: ednsBufferSize, flags: 0, options: [] } as unknown as Answer],
+  });
+}
+
+type Verdict =
+  | { kind: 'ignore'; why: string }
+  | { kind: 'malformed'; detail: string }
+  | { kind: 'reply'; packet: Packet };
+
+/** Decide whether a datagram/stream message is the reply to our query. */
+export function judgeReply(buf: Buffer, id: number, q: DnsQuery): Verdict {
+  if (buf.length < 2) return { kind: 'ignore', why: `${buf.length}-byte datagram` };
+  if (buf.readUInt16BE(0) !== id) return { kind: 'ignore', why: 'id does not match' };
+  let packet: Packet;
+  try {
+    packet = dnsPacket.decode(buf);
+  } catch (err) {
+    return { kind: 'malformed', detail: `undecodable ${buf.length}-byte reply: ${(err as Error).message}` };
+  }
+  if (packet.type !== 'response') return { kind: 'ignore', why: 'not a response' };
+  const question = packet.questions?.[0];
+  if (!question || normalizeName(question.name) !== normalizeName(q.name) || question.type !== q.type) {
+    return { kind: 'ignore', why: 'question does not match' };
+  }
+  return { kind: 'reply', packet };
+}
+
+function toResponse(packet: Packet, transport: 'udp' | 'tcp', rttMs: number, attempts: number, bytes: number): DnsResponse {
+  const flags = packet.flags ?? 0;
+  return {
+    rcode: (packet as { rcode?: string }).rcode ?? 'NOERROR',
+    authoritative: (flags & dnsPacket.AUTHORITATIVE_ANSWER) !== 0,
+    truncated: (flags & dnsPacket.TRUNCATED_RESPONSE) !== 0,
+    recursionAvailable: (flags & dnsPacket.RECURSION_AVAILABLE) !== 0,
+    answers: (packet.answers ?? []).map(toRecord).filter((r): r is DnsRecord => r !== undefined),
+    authorities: (packet.authorities ?? []).map(toRecord).filter((r): r is DnsRecord => r !== undefined),
+    transport,
+    rttMs,
+    attempts,
+    bytes,
+  };
+}
+
+type AttemptResult =
+  | { ok: true; packet: Packet; bytes: number }
+  | { ok: false; kind: DnsFailureKind; detail: string };
+
+export class UdpTcpDnsClient implements DnsClient {
+  private readonly limiters = new Map<string, ServerLimiter>();
+
+  constructor(private readonly options: DnsClientOptions) {}
+
+  private limiterFor(server: ServerAddress): ServerLimiter {
+    const key = formatServerAddress(server);
+    let limiter = this.limiters.get(key);
+    if (!limiter) {
+      limiter = new ServerLimiter(this.options.limitsFor(server));
+      this.limiters.set(key, limiter);
+    }
+    return limiter;
+  }
+
+  async query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
+    const release = await this.limiterFor(q.server).acquire(signal);
+    if (!release) return { ok: false, kind: 'aborted', detail: 'the run budget was spent before the query was sent', attempts: 0 };
+    try {
+      return await this.queryWithRetries(q, signal);
+    } finally {
+      release();
+    }
+  }
+
+  private async queryWithRetries(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
+    const started = performance.now();
+    const failures: string[] = [];
+    let malformed: string | undefined;
+    let refused = 0;
+    const maxAttempts = this.options.retries + 1;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (signal?.aborted) return { ok: false, kind: 'aborted', detail: 'the run budget was spent', attempts: attempt - 1 };
+      const id = randomInt(0, 65536);
+      const udp = await udpAttempt(q, id, buildQuery(id, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
+      if (udp.ok) {
+        const tc = ((udp.packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0;
+        if (!tc) return { ok: true, response: toResponse(udp.packet, 'udp', performance.now() - started, attempt, udp.bytes) };
+        // Truncated: the full answer only comes over TCP.
+        const tcpId = randomInt(0, 65536);
+        const tcp = await tcpAttempt(q, tcpId, buildQuery(tcpId, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
+        if (tcp.ok) return { ok: true, response: toResponse(tcp.packet, 'tcp', performance.now() - started, attempt, tcp.bytes) };
+        failures.push(`tcp after truncation: ${tcp.detail}`);
+        if (tcp.kind === 'malformed') malformed = tcp.detail;
+        continue;
+      }
+      if (udp.kind === 'aborted') return { ok: false, kind: 'aborted', detail: udp.detail, attempts: attempt };
+      if (udp.kind === 'malformed') malformed = udp.detail;
+      if (udp.kind === 'refused') refused++;
+      failures.push(udp.detail);
+    }
+    if (malformed) return { ok: false, kind: 'malformed', detail: malformed, attempts: maxAttempts };
+    if (refused === maxAttempts) {
+      return { ok: false, kind: 'refused', detail: `nothing listens at ${formatServerAddress(q.server)} (port unreachable)`, attempts: maxAttempts };
+    }
+    return { ok: false, kind: 'timeout', detail: `no answer after ${maxAttempts} attempts of ${this.options.timeoutMs} ms (${[...new Set(failures)].join('; ')})`, attempts: maxAttempts };
+  }
+}
+
+function udpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket(q.server.family === 6 ? 'udp6' : 'udp4');
+    let ignored = 0;
+    let done = false;
+    const finish = (r: AttemptResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.close();
+      resolve(r);
+    };
+    const onAbort = () => finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
+    const timer = setTimeout(
+      () => finish({ ok: false, kind: 'timeout', detail: ignored > 0 ? `timed out (${ignored} stray or spoofed datagrams ignored)` : 'timed out' }),
+      timeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') finish({ ok: false, kind: 'refused', detail: 'port unreachable' });
+      else finish({ ok: false, kind: 'timeout', detail: `socket error ${err.code ?? err.message}` });
+    });
+    socket.on('message', (msg, rinfo) => {
+      // A connected socket already drops other peers; the check stays in case the kernel does not.
+      if (normalizeIPv6(rinfo.address) !== normalizeIPv6(q.server.host) || rinfo.port !== q.server.port) {
+        ignored++;
+        return;
+      }
+      const verdict = judgeReply(msg, id, q);
+      if (verdict.kind === 'ignore') ignored++;
+      else if (verdict.kind === 'malformed') finish({ ok: false, kind: 'malformed', detail: verdict.detail });
+      else finish({ ok: true, packet: verdict.packet, bytes: msg.length });
+    });
+    // Port 0: the kernel picks a random ephemeral source port for every query.
+    socket.connect(q.server.port, q.server.host, () => {
+      if (done) return;
+      socket.send(query, (err) => {
+        if (err) finish({ ok: false, kind: (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'timeout', detail: `send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+      });
+    });
+  });
+}
+
+function tcpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: q.server.host, port: q.server.port });
+    let buffered = Buffer.alloc(0);
+    let done = false;
+    const finish = (r: AttemptResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(r);
+    };
+    const onAbort = () => finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
+    const timer = setTimeout(() => finish({ ok: false, kind: 'timeout', detail: 'timed out over TCP' }), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('connect', () => {
+      const framed = Buffer.alloc(query.length + 2);
+      framed.writeUInt16BE(query.length, 0);
+      query.copy(framed, 2);
+      socket.write(framed);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, kind: err.code === 'ECONNREFUSED' ? 'refused' : 'timeout', detail: `TCP ${err.code ?? err.message}` }),
+    );
+    socket.on('end', () => finish({ ok: false, kind: 'malformed', detail: `TCP connection closed after ${buffered.length} bytes without a full reply` }));
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2) {
+        const length = buffered.readUInt16BE(0);
+        if (buffered.length < length + 2) return;
+        const message = buffered.subarray(2, length + 2);
+        buffered = buffered.subarray(length + 2);
+        const verdict = judgeReply(message, id, q);
+        if (verdict.kind === 'malformed') return finish({ ok: false, kind: 'malformed', detail: verdict.detail });
+        if (verdict.kind === 'reply') return finish({ ok: true, packet: verdict.packet, bytes: message.length });
+      }
+    });
+  });
+}

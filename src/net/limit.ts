@@ -1,0 +1,74 @@
+// Per-server politeness: at most `concurrency` requests in flight and at most `qps` started per second.
+
+export interface Limits {
+  qps: number;
+  concurrency: number;
+}
+
+export class ServerLimiter {
+  private active = 0;
+  private readonly waiters: { wake: () => void }[] = [];
+  private nextStartAt = 0;
+
+  constructor(private readonly limits: Limits) {}
+
+  /** Resolves with a release function, or undefined if the signal aborted while waiting. */
+  async acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
+    if (signal?.aborted) return undefined;
+    if (this.active < this.limits.concurrency) {
+      this.active++;
+    } else {
+      // The releasing request hands its slot straight to us, so `active` never dips in between.
+      const granted = await new Promise<boolean>((resolve) => {
+        const waiter = { wake: () => { signal?.removeEventListener('abort', onAbort); resolve(true); } };
+        const onAbort = () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve(false);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiters.push(waiter);
+      });
+      if (!granted) return undefined;
+    }
+    const now = Date.now();
+    const startAt = Math.max(now, this.nextStartAt);
+    this.nextStartAt = startAt + 1000 / this.limits.qps;
+    if (startAt - now >= 1) {
+      const slept = await sleep(startAt - now, signal);
+      if (!slept) {
+        this.release();
+        return undefined;
+      }
+    }
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.release();
+      }
+    };
+  }
+
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) next.wake();
+    else this.active--;
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

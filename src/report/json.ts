@@ -1,0 +1,66 @@
+// The JSON report: a documented, versioned schema (schemaVersion 1). The zod schema below is the
+// contract; config/report.schema.json is generated from it and a test validates real output.
+import { z } from 'zod';
+import type { Report } from '../types.ts';
+
+const severity = z.enum(['critical', 'warning', 'info']);
+
+export const reportSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  vantage: z.string().optional(),
+  dryRun: z.boolean(),
+  summary: z.strictObject({
+    critical: z.number().int(),
+    warning: z.number().int(),
+    info: z.number().int(),
+    findings: z.number().int(),
+    targets: z.number().int(),
+    checks: z.record(z.string(), z.strictObject({ targets: z.number(), findings: z.number(), errors: z.number(), durationMs: z.number() })),
+    failOn: severity,
+    failed: z.boolean(),
+  }),
+  findings: z.array(
+    z.strictObject({
+      check: z.string(),
+      target: z.string(),
+      severity,
+      code: z.string().regex(/^[A-Z][A-Z0-9_]+$/),
+      message: z.string(),
+      firstStep: z.string().optional(),
+      resolver: z.string().optional(),
+      vantage: z.string().optional(),
+      evidence: z.record(z.string(), z.unknown()).optional(),
+      fix: z
+        .strictObject({ zoneId: z.string(), zoneName: z.string(), name: z.string(), type: z.string(), setIdentifier: z.string().optional(), fromTtl: z.number(), toTtl: z.number() })
+        .optional(),
+    }),
+  ),
+  fixes: z.array(
+    z.strictObject({
+      zoneId: z.string(),
+      name: z.string(),
+      type: z.string(),
+      setIdentifier: z.string().nullable(),
+      fromTtl: z.number(),
+      toTtl: z.number(),
+      status: z.enum(['planned', 'applied', 'pending', 'failed', 'skipped', 'refused']),
+      reason: z.string().optional(),
+      changeId: z.string().optional(),
+    }),
+  ),
+  measurements: z.array(
+    z.strictObject({ check: z.string(), target: z.string(), metric: z.string(), value: z.number(), labels: z.record(z.string(), z.string()).optional() }),
+  ),
+  reporterFailures: z.array(z.strictObject({ reporter: z.string(), error: z.string() })),
+});
+
+export function formatJson(report: Report): string {
+  return JSON.stringify(report, null, 2) + '\n';
+}
+
+export function reportJsonSchema(): unknown {
+  return z.toJSONSchema(reportSchema, { io: 'output' });
+}

@@ -1,0 +1,27 @@
+// The Markdown report: for tickets, PR comments and chat tools that render Markdown.
+import { renderPlanMarkdown } from '../fix/render.ts';
+import type { Report } from '../types.ts';
+import { countsLine, durationSeconds, escapeCell, groupBySeverity, verdictWord } from './common.ts';
+
+export function formatMarkdown(report: Report): string {
+  const out: string[] = [];
+  out.push(`# dialer-audit: ${verdictWord(report)} (${countsLine(report)})`, '');
+  out.push(
+    `Run \`${report.runId}\`${report.vantage ? ` from **${report.vantage}**` : ''}, ${report.startedAt}, ${durationSeconds(report)} s, ${report.summary.targets} targets${report.dryRun ? ', dry run' : ''}.`,
+  );
+  if (report.findings.length === 0) out.push('', 'No findings: every target matched.');
+  for (const [severity, findings] of groupBySeverity(report.findings)) {
+    out.push('', `## ${severity[0].toUpperCase()}${severity.slice(1)} (${findings.length})`, '');
+    out.push('| Code | Target | Seen at | What is wrong | First step |', '| --- | --- | --- | --- | --- |');
+    for (const f of findings) {
+      const at = [f.resolver, f.vantage].filter(Boolean).join(', ');
+      out.push(`| \`${f.code}\` | ${escapeCell(f.target)} | ${escapeCell(at)} | ${escapeCell(f.message)} | ${escapeCell(f.firstStep ?? '')} |`);
+    }
+  }
+  const plan = renderPlanMarkdown(report.fixes);
+  if (plan.length) out.push('', `## TTL fixes${report.dryRun ? ' (dry run)' : ''}`, '', ...plan);
+  if (report.reporterFailures.length) {
+    out.push('', '## Reporters that failed', '', ...report.reporterFailures.map((r) => `- ${r.reporter}: ${escapeCell(r.error)}`));
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,187 @@
+// The shared vocabulary of dialer-audit: what a check is, what it finds, what a run reports.
+import type { ZodType } from 'zod';
+import type { Config } from './config.ts';
+import type { DnsClient } from './net/dns.ts';
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+/** Higher is worse; used for sorting and for the exit-code threshold. */
+export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+export interface Finding {
+  check: string;
+  target: string;
+  severity: Severity;
+  /** Stable, documented in the README (e.g. 'DNS_MISMATCH'). */
+  code: string;
+  /** One line a human can act on. */
+  message: string;
+  /** The first thing to try, in words an on-call engineer can follow. */
+  firstStep?: string;
+  /** Which resolver / authoritative server / vantage point saw it. */
+  resolver?: string;
+  /** Where this run ran (region of a Lambda, host of a daemon); set by the runner. */
+  vantage?: string;
+  evidence?: Record<string, unknown>;
+  /** A suggested TTL change; only the fixer reads it. */
+  fix?: TtlChange;
+}
+
+/** Documentation of a finding code; the README and `firstStep` defaults come from here. */
+export interface CodeDoc {
+  severity: Severity;
+  meaning: string;
+  firstStep: string;
+}
+
+/** A record set as Route 53 holds it (the SDK's ResourceRecordSet shape, kept whole). */
+export interface RecordSet {
+  Name: string;
+  Type: string;
+  TTL?: number;
+  ResourceRecords?: { Value: string }[];
+  AliasTarget?: { HostedZoneId: string; DNSName: string; EvaluateTargetHealth: boolean };
+  SetIdentifier?: string;
+  Weight?: number;
+  Region?: string;
+  Failover?: string;
+  GeoLocation?: Record<string, string>;
+  CidrRoutingConfig?: { CollectionId: string; LocationName: string };
+  GeoProximityLocation?: Record<string, unknown>;
+  MultiValueAnswer?: boolean;
+  HealthCheckId?: string;
+  TrafficPolicyInstanceId?: string;
+}
+
+/** One TTL change the fixer may make; everything else about the record set is copied. */
+export interface TtlChange {
+  zoneId: string;
+  zoneName: string;
+  name: string;
+  type: string;
+  setIdentifier?: string;
+  fromTtl: number;
+  toTtl: number;
+}
+
+export type FixStatus = 'planned' | 'applied' | 'pending' | 'failed' | 'skipped' | 'refused';
+
+export interface FixRecord {
+  zoneId: string;
+  name: string;
+  type: string;
+  setIdentifier: string | null;
+  fromTtl: number;
+  toTtl: number;
+  status: FixStatus;
+  /** Why a fix was skipped, refused or failed (AWS's message for a failed batch). */
+  reason?: string;
+  changeId?: string;
+}
+
+export interface InventoryZone {
+  zoneId: string;
+  name: string;
+  privateZone: boolean;
+  /** Every record set of the zone (needed for the plan's percentage limit). */
+  recordSets: RecordSet[];
+  /** The record sets whose names match the zone's `match` globs and not its `exclude`. */
+  dialerRecordSets: RecordSet[];
+}
+
+export interface Inventory {
+  /** Every dialer name to audit (static list plus names found in zones), lower-case, no trailing dot. */
+  dialers: string[];
+  zones: InventoryZone[];
+}
+
+export interface Target {
+  /** What findings name as their target, e.g. 'acme.dialer.example.com'. */
+  name: string;
+  /** Check-specific data the check's run() needs. */
+  data?: unknown;
+}
+
+/** A number observed during a run (RTT, TTL, up/down); metrics and scorecards are made from these. */
+export interface Measurement {
+  check: string;
+  target: string;
+  /** snake_case with base units, e.g. 'up', 'rtt_seconds', 'ttl_seconds', 'retransmissions'. */
+  metric: string;
+  value: number;
+  labels?: Record<string, string>;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface CheckContext {
+  /** Aborted when the run's budget is spent. */
+  signal: AbortSignal;
+  /** Epoch ms by which this target's work must be done. */
+  deadline: number;
+  log: Logger;
+  config: Config;
+  inventory: Inventory;
+  dns: DnsClient;
+  /** Per-run memo shared by all checks (the same DNS question is asked once per run). */
+  cache: Map<string, Promise<unknown>>;
+  /** Record a measurement; `check` is filled in by the runner, `target` defaults to the current one. */
+  measure(m: { metric: string; value: number; target?: string; labels?: Record<string, string> }): void;
+  now(): number;
+}
+
+export interface Check<P = unknown, T extends Target = Target> {
+  id: string;
+  description: string;
+  params: ZodType<P>;
+  /** Every code this check can emit, with meaning and first step (the README lists them). */
+  codes: Record<string, CodeDoc>;
+  targets(inventory: Inventory, params: P, config: Config): T[];
+  /** An unhealthy target is a Finding, never a throw. */
+  run(target: T, params: P, ctx: CheckContext): Promise<Finding[]>;
+  /** Optional pass over all of this check's findings, e.g. to fold one dead resolver's many timeouts into one finding. */
+  aggregate?(findings: Finding[], targets: T[], params: P, config: Config): Finding[];
+}
+
+export interface CheckSummary {
+  targets: number;
+  findings: number;
+  errors: number;
+  durationMs: number;
+}
+
+export interface ReportSummary {
+  critical: number;
+  warning: number;
+  info: number;
+  findings: number;
+  targets: number;
+  checks: Record<string, CheckSummary>;
+  /** What the exit code will be: 0 clean, 1 findings at/above the fail threshold. */
+  failOn: Severity;
+  failed: boolean;
+}
+
+export interface ReporterFailure {
+  reporter: string;
+  error: string;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  vantage?: string;
+  dryRun: boolean;
+  summary: ReportSummary;
+  findings: Finding[];
+  fixes: FixRecord[];
+  measurements: Measurement[];
+  reporterFailures: ReporterFailure[];
+}

@@ -1,0 +1,17 @@
+// Small pure helpers for words people read.
+
+/** 86340 → "23h59m", 90 → "1m30s", 5 → "5s". */
+export function humanDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  return `${d}d${h ? `${h}h` : ''}`;
+}
+
+/** "2026-11-23 15:20 UTC": a time people compare with their clock. */
+export function humanTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+}
