@@ -247,7 +247,10 @@ export class UdpTcpDnsClient implements DnsClient {
 function udpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(q.server.family === 6 ? 'udp6' : 'udp4');
-    let ignored = 0;
+    // Datagrams from elsewhere are strays or spoofs; from the server but not our reply, they are garbage.
+    let strays = 0;
+    let garbage: string | undefined;
+    let garbageCount = 0;
     let done = false;
     const finish = (r: AttemptResult) => {
       if (done) return;
@@ -258,10 +261,13 @@ function udpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, s
       resolve(r);
     };
     const onAbort = () => finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
-    const timer = setTimeout(
-      () => finish({ ok: false, kind: 'timeout', detail: ignored > 0 ? `timed out (${ignored} stray or spoofed datagrams ignored)` : 'timed out' }),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      if (garbage) {
+        finish({ ok: false, kind: 'malformed', detail: `no valid reply; ${garbageCount} datagram${garbageCount === 1 ? '' : 's'} from the server did not answer our query (${garbage})` });
+      } else {
+        finish({ ok: false, kind: 'timeout', detail: strays > 0 ? `timed out (${strays} datagrams from other addresses ignored)` : 'timed out' });
+      }
+    }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') finish({ ok: false, kind: 'refused', detail: 'port unreachable' });
@@ -270,12 +276,14 @@ function udpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, s
     socket.on('message', (msg, rinfo) => {
       // A connected socket already drops other peers; the check stays in case the kernel does not.
       if (normalizeIPv6(rinfo.address) !== normalizeIPv6(q.server.host) || rinfo.port !== q.server.port) {
-        ignored++;
+        strays++;
         return;
       }
       const verdict = judgeReply(msg, id, q);
-      if (verdict.kind === 'ignore') ignored++;
-      else if (verdict.kind === 'malformed') finish({ ok: false, kind: 'malformed', detail: verdict.detail });
+      if (verdict.kind === 'ignore') {
+        garbageCount++;
+        garbage = verdict.why;
+      } else if (verdict.kind === 'malformed') finish({ ok: false, kind: 'malformed', detail: verdict.detail });
       else finish({ ok: true, packet: verdict.packet, bytes: msg.length });
     });
     // Port 0: the kernel picks a random ephemeral source port for every query.

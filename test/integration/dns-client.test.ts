@@ -1,0 +1,96 @@
+// The DNS client against a hostile server on loopback: it must never crash, never believe a
+// spoofed or mismatched reply, and say which replies were malformed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServerAddress } from '../../src/config.ts';
+import { UdpTcpDnsClient, type DnsQuery } from '../../src/net/dns.ts';
+import { startHostileDns, type HostileDns } from '../lab/hostile-dns.ts';
+
+let hostile: HostileDns;
+const client = new UdpTcpDnsClient({ timeoutMs: 300, retries: 1, ednsBufferSize: 1232, limitsFor: () => ({ qps: 1000, concurrency: 50 }) });
+
+function q(label: string): DnsQuery {
+  return { server: parseServerAddress(hostile.address, 53)!, name: `${label}.hostile.test`, type: 'A', recursionDesired: true };
+}
+
+beforeAll(async () => {
+  hostile = await startHostileDns('127.66.0.1', 5353);
+});
+afterAll(async () => {
+  await hostile?.stop();
+});
+
+describe('DNS client against a hostile server', () => {
+  it('accepts a well-formed reply', async () => {
+    const result = await client.query(q('ok'));
+    expect(result.ok && result.response.answers.map((a) => a.value)).toEqual(['192.0.2.1']);
+  });
+
+  it('does not believe a reply with another id, from another port, or for another question', async () => {
+    // Act
+    const [wrongId, wrongPort, wrongQuestion] = await Promise.all([client.query(q('wrongid')), client.query(q('wrongport')), client.query(q('wrongquestion'))]);
+    // Assess: none of them became an answer.
+    expect(wrongId).toMatchObject({ ok: false, kind: 'malformed' });
+    expect(wrongId.ok === false && wrongId.detail).toMatch(/id does not match/);
+    expect(wrongPort).toMatchObject({ ok: false, kind: 'timeout' });
+    expect(wrongQuestion).toMatchObject({ ok: false, kind: 'malformed' });
+    expect(wrongQuestion.ok === false && wrongQuestion.detail).toMatch(/question does not match/);
+  });
+
+  it('ignores a spoofed answer from another port and takes the real one', async () => {
+    const result = await client.query(q('spoofed'));
+    expect(result.ok && result.response.answers.map((a) => a.value)).toEqual(['192.0.2.1']);
+  });
+
+  it('reports truncated bytes, random bytes and a 1-byte datagram as malformed, never throws', async () => {
+    const results = await Promise.all(['cut', 'random', 'tiny'].map((l) => client.query(q(l))));
+    for (const r of results) expect(r).toMatchObject({ ok: false, kind: 'malformed' });
+    expect(results[0].ok === false && results[0].detail).toMatch(/undecodable 20-byte reply/);
+  });
+
+  it('retries over TCP when the UDP reply is truncated (TC)', async () => {
+    const result = await client.query(q('big'));
+    expect(result.ok && result.response.transport).toBe('tcp');
+    expect(result.ok && result.response.answers).toHaveLength(60);
+  });
+
+  it('reports garbage over TCP as malformed', async () => {
+    expect(await client.query(q('tcpgarbage'))).toMatchObject({ ok: false, kind: 'malformed' });
+  });
+
+  it('gives SERVFAIL and NXDOMAIN back as answers with their rcode', async () => {
+    const [servfail, nxdomain] = await Promise.all([client.query(q('servfail')), client.query(q('nxdomain'))]);
+    expect(servfail.ok && servfail.response.rcode).toBe('SERVFAIL');
+    expect(nxdomain.ok && nxdomain.response.rcode).toBe('NXDOMAIN');
+  });
+
+  it('times out on silence after its retries, within the deadline', async () => {
+    const started = performance.now();
+    const result = await client.query(q('silent'));
+    const elapsed = performance.now() - started;
+    expect(result).toMatchObject({ ok: false, kind: 'timeout', attempts: 2 });
+    expect(elapsed).toBeLessThan(2 * 300 + 500);
+  });
+
+  it('says "nothing listens" for a closed port', async () => {
+    const result = await client.query({ ...q('ok'), server: parseServerAddress('127.66.0.2:5353', 53)! });
+    expect(result).toMatchObject({ ok: false, kind: 'refused' });
+  });
+
+  it('uses a random id and a fresh source port per query', async () => {
+    // Prepare: capture what the server sees.
+    const seen = new Set<string>();
+    const dgram = await import('node:dgram');
+    const sniff = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sniff.bind(5354, '127.66.0.1', () => r()));
+    sniff.on('message', (msg, rinfo) => seen.add(`${rinfo.port}/${msg.readUInt16BE(0)}`));
+    const sniffClient = new UdpTcpDnsClient({ timeoutMs: 50, retries: 0, ednsBufferSize: 1232, limitsFor: () => ({ qps: 10000, concurrency: 50 }) });
+    // Act
+    await Promise.all(Array.from({ length: 20 }, () => sniffClient.query({ ...q('ok'), server: parseServerAddress('127.66.0.1:5354', 53)! })));
+    sniff.close();
+    // Assess: 20 queries, 20 distinct ports and (almost surely) distinct ids.
+    const ports = new Set([...seen].map((s) => s.split('/')[0]));
+    const ids = new Set([...seen].map((s) => s.split('/')[1]));
+    expect(ports.size).toBe(20);
+    expect(ids.size).toBeGreaterThanOrEqual(18);
+  });
+});

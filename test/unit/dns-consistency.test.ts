@@ -1,0 +1,142 @@
+// The dns-consistency check's verdicts, with a scripted DNS client (the lab tests do it for real).
+import { describe, expect, it } from 'vitest';
+import { runAudit } from '../../src/audit.ts';
+import { parseConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { answer, FakeDns, type Script } from '../support/fake-dns.ts';
+
+const AUTH = '127.0.0.10:53';
+const config = (extra: Record<string, unknown> = {}) =>
+  parseConfig({
+    resolvers: [
+      { name: 'google', address: '8.8.8.8' },
+      { name: 'cloudflare', address: '1.1.1.1' },
+    ],
+    authoritative: [{ name: 'ns1', address: AUTH }],
+    targets: { dialers: ['acme.dialer.example.com', 'beta.dialer.example.com'] },
+    checks: { 'dns-consistency': { recordTypes: ['A'] } },
+    ...extra,
+  });
+
+/** The zone: acme → 192.0.2.10, beta → 192.0.2.20; resolvers agree unless `override` says otherwise. */
+function fleet(override: Script = () => undefined): Script {
+  const zone: Record<string, string> = { 'acme.dialer.example.com': '192.0.2.10', 'beta.dialer.example.com': '192.0.2.20' };
+  return (q) => {
+    const own = override(q);
+    if (own) return own;
+    const value = zone[q.name];
+    if (!value) return answer('NXDOMAIN', [], { aa: q.at === AUTH });
+    return answer('NOERROR', [{ name: q.name, type: 'A', ttl: q.at === AUTH ? 300 : 200, value }], { aa: q.at === AUTH });
+  };
+}
+
+const NOW = Date.parse('2026-11-23T15:00:00Z');
+
+async function audit(script: Script, cfg = config()) {
+  return runAudit(cfg, { dns: new FakeDns(script), log: silentLogger, now: () => NOW });
+}
+
+describe('dns-consistency', () => {
+  it('a healthy fleet gives no findings', async () => {
+    const report = await audit(fleet());
+    expect(report.findings).toEqual([]);
+    expect(report.summary.failed).toBe(false);
+  });
+
+  it('a stale answer at one resolver is DNS_MISMATCH there only, with expiry and the flush page', async () => {
+    // Prepare: Google still holds acme's old address for 86 000 s more.
+    const script = fleet((q) =>
+      q.at === '8.8.8.8:53' && q.name === 'acme.dialer.example.com' ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 86000, value: '192.0.2.99' }]) : undefined,
+    );
+    // Act
+    const report = await audit(script);
+    // Assess
+    expect(report.findings).toHaveLength(1);
+    const [f] = report.findings;
+    expect(f).toMatchObject({ code: 'DNS_MISMATCH', severity: 'critical', target: 'acme.dialer.example.com', resolver: 'google' });
+    expect(f.evidence).toMatchObject({
+      remainingTtl: 86000,
+      expiresAt: new Date(NOW + 86_000_000).toISOString(),
+      flushUrl: 'https://developers.google.com/speed/public-dns/cache',
+      resolverAnswer: '192.0.2.99',
+    });
+    expect(f.message).toContain('23h53m');
+    expect(f.firstStep).toContain('https://developers.google.com/speed/public-dns/cache');
+    expect(report.summary.failed).toBe(true);
+  });
+
+  it('a resolver that answers nothing is one finding, not one per dialer', async () => {
+    const script = fleet((q) => (q.at === '1.1.1.1:53' ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
+    const report = await audit(script);
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({ code: 'DNS_TIMEOUT', resolver: 'cloudflare', target: 'cloudflare (1.1.1.1:53)' });
+    expect(report.findings[0].message).toContain('failed every one of 2 queries');
+    expect(report.findings[0].evidence).toMatchObject({ failedQueries: 2, totalQueries: 2 });
+  });
+
+  it('SERVFAIL and a cached NXDOMAIN get their own codes', async () => {
+    const script = fleet((q) => {
+      if (q.at === '8.8.8.8:53' && q.name.startsWith('acme')) return answer('SERVFAIL', []);
+      if (q.at === '1.1.1.1:53' && q.name.startsWith('beta')) return answer('NXDOMAIN', [], { authorities: [{ name: 'dialer.example.com', type: 'SOA', ttl: 850, value: 'x' }] });
+      return undefined;
+    });
+    const report = await audit(script);
+    expect(report.findings.map((f) => `${f.code} ${f.target} ${f.resolver}`).sort()).toEqual([
+      'DNS_NXDOMAIN beta.dialer.example.com cloudflare',
+      'DNS_SERVFAIL acme.dialer.example.com google',
+    ]);
+    expect(report.findings.find((f) => f.code === 'DNS_NXDOMAIN')?.evidence?.remainingTtl).toBe(850);
+  });
+
+  it('a dialer missing from the zone is one DNS_NXDOMAIN at the authoritative, not one per resolver', async () => {
+    const report = await audit(fleet(), config({ targets: { dialers: ['gone.dialer.example.com'] } }));
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({ code: 'DNS_NXDOMAIN', resolver: 'authoritative', target: 'gone.dialer.example.com' });
+  });
+
+  it('authoritative servers that disagree are DNS_AUTH_INCONSISTENT; a resolver matching either is fine', async () => {
+    const cfg = config({ authoritative: [{ name: 'ns1', address: AUTH }, { name: 'ns2', address: '127.0.0.11:53' }] });
+    const script = fleet((q) =>
+      q.at === '127.0.0.11:53' && q.name.startsWith('acme') ? answer('NOERROR', [{ name: q.name, type: 'A', value: '192.0.2.11' }], { aa: true }) : q.at === '127.0.0.11:53' ? fleet()({ ...q, at: AUTH }) : undefined,
+    );
+    const report = await audit(script, cfg);
+    expect(report.findings.map((f) => f.code)).toEqual(['DNS_AUTH_INCONSISTENT']);
+    expect(report.findings[0].evidence?.zone).toEqual({ ns1: '192.0.2.10', ns2: '192.0.2.11' });
+  });
+
+  it('an unreachable authoritative server is one finding and no resolver is accused', async () => {
+    const script = fleet((q) => (q.at === AUTH ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
+    const report = await audit(script);
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({ code: 'DNS_AUTH_UNREACHABLE', severity: 'critical', resolver: 'ns1' });
+  });
+
+  it('a resolver counting down an older, longer TTL is a DNS_TTL_STALE warning', async () => {
+    const script = fleet((q) =>
+      q.at === '8.8.8.8:53' && q.name.startsWith('beta') ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 80000, value: '192.0.2.20' }]) : undefined,
+    );
+    const report = await audit(script);
+    expect(report.findings.map((f) => `${f.code} ${f.severity}`)).toEqual(['DNS_TTL_STALE warning']);
+  });
+
+  it('finds the zone’s name servers through the first resolver when none are configured', async () => {
+    // Prepare: no `authoritative` in the config; the resolver knows the SOA and NS.
+    const cfg = config({ authoritative: undefined });
+    const dns = new FakeDns((q) => {
+      if (q.type === 'SOA') return answer('NOERROR', [], { authorities: [{ name: 'dialer.example.com', type: 'SOA', value: 'ns1.example.net x 1 2 3 4 5' }] });
+      if (q.type === 'NS') return answer('NOERROR', [{ name: 'dialer.example.com', type: 'NS', value: 'ns1.example.net' }]);
+      if (q.name === 'ns1.example.net' && q.type === 'A') return answer('NOERROR', [{ name: q.name, type: 'A', value: '192.0.2.53' }]);
+      if (q.name === 'ns1.example.net') return answer('NOERROR', []);
+      return fleet()({ ...q, at: q.at === '192.0.2.53:53' ? AUTH : q.at });
+    });
+    // Act
+    const report = await runAudit(cfg, { dns, log: silentLogger });
+    // Assess: the authoritative queries went to the discovered server without recursion.
+    expect(report.findings).toEqual([]);
+    const toAuth = dns.asked.filter((q) => q.at === '192.0.2.53:53');
+    expect(toAuth.length).toBe(2);
+    expect(toAuth.every((q) => !q.recursionDesired)).toBe(true);
+    expect(dns.asked.filter((q) => q.type === 'SOA')).toHaveLength(2);
+    expect(dns.asked.filter((q) => q.type === 'NS')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ServerLimiter } from '../../src/net/limit.ts';
+
+describe('ServerLimiter', () => {
+  it('never lets more than `concurrency` requests run at once', async () => {
+    // Prepare
+    const limiter = new ServerLimiter({ qps: 100_000, concurrency: 3 });
+    let running = 0;
+    let peak = 0;
+    // Act
+    await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const release = await limiter.acquire();
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+        release!();
+      }),
+    );
+    // Assess
+    expect(peak).toBe(3);
+  });
+
+  it('spaces starts by 1/qps', async () => {
+    const limiter = new ServerLimiter({ qps: 50, concurrency: 100 });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 6 }, async () => { const r = await limiter.acquire(); starts.push(Date.now()); r!(); }));
+    // Six starts at 50 qps need at least 5 gaps of 20 ms.
+    expect(starts[starts.length - 1] - starts[0]).toBeGreaterThanOrEqual(95);
+  });
+
+  it('gives up waiting when the signal aborts', async () => {
+    const limiter = new ServerLimiter({ qps: 1000, concurrency: 1 });
+    const held = await limiter.acquire();
+    const controller = new AbortController();
+    const waiting = limiter.acquire(controller.signal);
+    controller.abort();
+    expect(await waiting).toBeUndefined();
+    held!();
+    expect(await limiter.acquire()).toBeTypeOf('function');
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { buildReport } from '../../src/audit.ts';
+import { parseConfig } from '../../src/config.ts';
+import { formatJson, reportSchema } from '../../src/report/json.ts';
+import { formatMarkdown } from '../../src/report/markdown.ts';
+import { formatText } from '../../src/report/text.ts';
+import type { Finding } from '../../src/types.ts';
+
+const mismatch: Finding = {
+  check: 'dns-consistency',
+  target: 'acme.dialer.example.com',
+  severity: 'critical',
+  code: 'DNS_MISMATCH',
+  resolver: 'google',
+  message: 'acme.dialer.example.com A at google: the resolver hands out 192.0.2.99, the zone has 192.0.2.10; it expires by itself in 23h53m (2026-11-24 14:53 UTC)',
+  firstStep: 'Flush it at https://developers.google.com/speed/public-dns/cache or wait until 2026-11-24 14:53 UTC.',
+  evidence: { remainingTtl: 86000 },
+};
+const stale: Finding = { check: 'dns-consistency', target: 'beta.dialer.example.com', severity: 'warning', code: 'DNS_TTL_STALE', resolver: 'quad9', message: 'cached | with a pipe' };
+
+function report(findings: Finding[]) {
+  return buildReport({
+    runId: '20261123T150000Z-abcdef',
+    started: Date.parse('2026-11-23T15:00:00Z'),
+    finished: Date.parse('2026-11-23T15:00:02Z'),
+    config: parseConfig({}),
+    dryRun: true,
+    findings,
+    fixes: [{ zoneId: 'Z1', name: 'acme.dialer.example.com', type: 'A', setIdentifier: null, fromTtl: 86400, toTtl: 300, status: 'planned' }],
+    summaries: { 'dns-consistency': { targets: 2, findings: 2, errors: 0, durationMs: 2000 } },
+    targetCount: 2,
+  });
+}
+
+describe('text report', () => {
+  it('groups by severity, fits 80 columns, ends with a summary line, no colour by default', () => {
+    // Act
+    const text = formatText(report([mismatch, stale]));
+    // Assess
+    const lines = text.trimEnd().split('\n');
+    expect(lines.every((l) => l.length <= 80), lines.find((l) => l.length > 80)).toBe(true);
+    expect(text.indexOf('CRITICAL (1)')).toBeLessThan(text.indexOf('WARNING (1)'));
+    expect(text).toContain('DNS_MISMATCH acme.dialer.example.com @google:');
+    expect(text).toContain('→ Flush it at');
+    expect(text).toContain('± MODIFY-TTL acme.dialer.example.com A ttl=(86400->300)');
+    expect(text).toContain('Plan: 1 TTL change in 1 zone');
+    expect(lines[lines.length - 1]).toBe('FAIL: 1 critical, 1 warning, 0 info (fail on warning and above)');
+    expect(text).not.toContain('\x1b[');
+  });
+
+  it('colours only when asked', () => {
+    expect(formatText(report([mismatch]), { color: true })).toContain('\x1b[31;1mDNS_MISMATCH');
+  });
+
+  it('says OK on a clean run', () => {
+    expect(formatText(report([])).trimEnd().split('\n').pop()).toBe('OK: 0 critical, 0 warning, 0 info (fail on warning and above)');
+  });
+});
+
+describe('markdown report', () => {
+  it('has a table per severity with the first step, pipes escaped', () => {
+    const md = formatMarkdown(report([mismatch, stale]));
+    expect(md).toContain('# dialer-audit: FAIL (1 critical, 1 warning, 0 info)');
+    expect(md).toContain('## Critical (1)');
+    expect(md).toContain('| `DNS_MISMATCH` | acme.dialer.example.com | google |');
+    expect(md).toContain('cached \\| with a pipe');
+    expect(md).toContain('| Z1 | acme.dialer.example.com | A |  | 86400 → 300 | planned |');
+  });
+});
+
+describe('json report', () => {
+  it('validates against the versioned schema', () => {
+    const parsed = JSON.parse(formatJson(report([mismatch, stale])));
+    expect(reportSchema.safeParse(parsed).success).toBe(true);
+    expect(parsed.schemaVersion).toBe(1);
+    expect(parsed.fixes[0]).toEqual({ zoneId: 'Z1', name: 'acme.dialer.example.com', type: 'A', setIdentifier: null, fromTtl: 86400, toTtl: 300, status: 'planned' });
+  });
+});
