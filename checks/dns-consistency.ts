@@ -76,12 +76,14 @@ function zoneEvidence(view: NameView): Record<string, string> {
 }
 
 /** When a cached answer expires by itself, and where to flush it sooner. */
-function expiry(ctx: CheckContext, o: Observation, seconds: number | undefined): { text: string; evidence: Record<string, unknown> } {
+function expiry(ctx: CheckContext, o: Observation, seconds: number | undefined): { until: string; step: string; evidence: Record<string, unknown> } {
   const flush = o.vantage.flushUrl;
-  if (seconds === undefined) return { text: flush ? `flush it at ${flush}` : '', evidence: { flushUrl: flush } };
+  const flushStep = flush ? `Flush the name at ${o.vantage.name}: ${flush}` : `Ask the operator of ${o.vantage.name} to flush the name`;
+  if (seconds === undefined) return { until: '', step: `${flushStep}.`, evidence: { flushUrl: flush } };
   const expiresAt = ctx.now() + seconds * 1000;
   return {
-    text: `it expires by itself in ${humanDuration(seconds)} (${humanTime(expiresAt)})${flush ? `; flush it sooner at ${flush}` : ''}`,
+    until: `stale for ${humanDuration(seconds)} more (until ${humanTime(expiresAt)})`,
+    step: `${flushStep} — or wait until ${humanTime(expiresAt)}, when it expires by itself. Then keep the TTL at 300 s or less so the next bad answer lasts minutes.`,
     evidence: { remainingTtl: seconds, expiresAt: new Date(expiresAt).toISOString(), flushUrl: flush },
   };
 }
@@ -95,7 +97,7 @@ function cachedTtl(shape: AnswerShape): number | undefined {
 function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Finding[] {
   const target = view.name;
   const where = { resolver: o.vantage.name };
-  const label = `${view.name} ${view.type}`;
+  const label = view.type;
   const s = o.shape;
   if (s.status === 'failed') {
     if (s.kind === 'aborted') return [];
@@ -116,20 +118,19 @@ function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Fi
     const exp = expiry(ctx, o, cachedTtl(s));
     const code = comparison.kind === 'mismatch' ? 'DNS_MISMATCH' : comparison.kind === 'nxdomain' ? 'DNS_NXDOMAIN' : 'DNS_NO_DATA';
     const severity = code === 'DNS_NO_DATA' && view.type !== 'A' ? 'warning' : 'critical';
-    const step = exp.text ? `${exp.text[0].toUpperCase()}${exp.text.slice(1)}.` : codes[code].firstStep;
-    return [finding(target, code, `${label} at ${o.vantage.name}: ${comparison.reason}${exp.text ? `; ${exp.text}` : ''}`, {
+    return [finding(target, code, `${label} at ${o.vantage.name}: ${comparison.reason}${exp.until ? `; ${exp.until}` : ''}`, {
       ...where,
       severity,
-      firstStep: step,
+      firstStep: exp.step,
       evidence: { type: view.type, resolverAnswer: describeShape(s), zone: zoneEvidence(view), ...exp.evidence },
     })];
   }
   const stale = cachedUnderLongerTtl(view.zone, s);
   if (stale) {
     const exp = expiry(ctx, o, stale.remaining);
-    return [finding(target, 'DNS_TTL_STALE', `${label} at ${o.vantage.name}: cached with ${stale.remaining} s left, the zone's TTL is ${stale.zoneTtl} s; ${exp.text}`, {
+    return [finding(target, 'DNS_TTL_STALE', `${label} at ${o.vantage.name}: cached with ${humanDuration(stale.remaining)} left under an older TTL; the zone's TTL is ${stale.zoneTtl} s`, {
       ...where,
-      firstStep: `Avoid changing ${view.name} before ${String(exp.evidence.expiresAt)}, or flush it at ${o.vantage.name} first.`,
+      firstStep: `Nothing is wrong yet. Avoid changing ${view.name} before ${humanTime(ctx.now() + stale.remaining * 1000)}, or flush it at ${o.vantage.name} first${o.vantage.flushUrl ? ` (${o.vantage.flushUrl})` : ''}.`,
       evidence: { type: view.type, zoneTtl: stale.zoneTtl, ...exp.evidence },
     })];
   }
@@ -167,6 +168,21 @@ function authoritativeFindings(view: NameView): Finding[] {
     }));
   }
   return out;
+}
+
+/**
+ * NXDOMAIN and SERVFAIL are about the whole name, not one record type: the A and AAAA queries
+ * of one resolver make one finding (the types go into the evidence), not two.
+ */
+function mergeNameWide(sofar: Finding[], fresh: Finding[]): Finding[] {
+  return fresh.filter((f) => {
+    if (f.code !== 'DNS_NXDOMAIN' && f.code !== 'DNS_SERVFAIL') return true;
+    const twin = sofar.find((g) => g.code === f.code && g.resolver === f.resolver && g.target === f.target);
+    if (!twin) return true;
+    const types = (twin.evidence?.types as string[] | undefined) ?? [String(twin.evidence?.type)];
+    twin.evidence = { ...twin.evidence, types: [...types, String(f.evidence?.type)] };
+    return false;
+  });
 }
 
 /** Fold many findings of one code at one resolver into one, so a dead resolver is one alarm, not thousands. */
@@ -210,7 +226,7 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     const findings: Finding[] = [];
     for (const view of views) {
       findings.push(...authoritativeFindings(view));
-      for (const o of view.resolvers) findings.push(...resolverFindings(ctx, view, o));
+      for (const o of view.resolvers) findings.push(...mergeNameWide(findings, resolverFindings(ctx, view, o)));
     }
     // Whole-name verdicts of the zone itself, once per dialer rather than once per type.
     const usable = views.filter((v) => v.zone.length > 0 && !v.zoneInconsistent);

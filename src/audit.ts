@@ -1,6 +1,7 @@
 // runAudit: targets × checks → Report, concurrently, under one deadline. Never throws for a bad
 // target or a crashing check: those become findings, so a run always reports what it learned.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { checkRegistry } from '../checks/index.ts';
 import type { Config } from './config.ts';
@@ -97,6 +98,8 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
   const onOuterAbort = () => controller.abort(deps.signal?.reason);
   deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = controller.signal;
+  // Every in-flight query listens for the budget's end; hundreds at once is expected, not a leak.
+  setMaxListeners(0, signal);
 
   const findings: Finding[] = [];
   const measurements: Measurement[] = [];
@@ -118,6 +121,9 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
         message: `could not build the list of targets: ${(err as Error).message}`,
         firstStep: CORE_CODES.INVENTORY_ERROR.firstStep,
       });
+    }
+    for (const problem of inventory.problems ?? []) {
+      findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: problem, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
     }
 
     const cache = new Map<string, Promise<unknown>>();

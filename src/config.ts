@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
+import { parseCarrierUri } from './sip/uri.ts';
 
 /** A configuration problem; `problems` each start with the path of the bad key. */
 export class ConfigError extends Error {
@@ -36,10 +37,31 @@ export class Secret {
 }
 
 /** `env:NAME` reads the variable when the config loads; a missing variable is a config error. */
+/**
+ * Values of `ssm:/name` secrets, fetched from Parameter Store by the entry before it parses (an async
+ * edge call cannot run inside zod); set only for the duration of one synchronous parseConfig().
+ */
+let ssmSecretValues: ReadonlyMap<string, string> | undefined;
+
+/** `ssm:/path/name`: a Parameter Store parameter (absolute path, so IAM can scope it to a prefix). */
+export const SSM_SECRET_PATTERN = /^ssm:(\/[A-Za-z0-9_.\/-]+)$/;
+
+/** `env:NAME` reads the variable when the config loads; `ssm:/path` uses the value the entry fetched. */
 const secret = z
   .string()
-  .regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, 'expected env:NAME (secrets are never written in the config file)')
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/[A-Za-z0-9_.\/-]+)$/, 'expected env:NAME or ssm:/parameter/name (secrets are never written in the config file)')
   .transform((ref, ctx) => {
+    if (ref.startsWith('ssm:')) {
+      const value = ssmSecretValues?.get(ref.slice(4));
+      if (value === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: ssmSecretValues ? `SSM parameter ${ref.slice(4)} was not found` : `${ref}: Parameter Store secrets are read by the Lambda entry and the daemon only; use env:NAME here`,
+        });
+        return z.NEVER;
+      }
+      return new Secret(value, ref);
+    }
     const name = ref.slice(4);
     const value = process.env[name];
     if (value === undefined || value === '') {
@@ -197,39 +219,68 @@ const stunSchema = z.strictObject({
 
 const sipTransport = z.enum(['udp', 'tcp', 'tls']);
 
-const carrierSchema = z.strictObject({
-  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
-  uri: z.string().min(1),
-  transports: z.array(sipTransport).min(1).default(['udp']),
-  regions: z.array(z.string()).default([]),
-  /** Final responses that mean "reachable"; by default any final response does. */
-  accept: z.array(z.number().int().min(100).max(699)).optional(),
-  warnAfter: duration.default(1000),
-  criticalAfter: duration.default(5000),
-  fromUser: z.string().default('dialer-audit'),
-  fromDomain: z.string().optional(),
-  servername: z.string().optional(),
-  insecureTls: z.boolean().default(false),
-});
+const sipPort = z.number().int().min(1).max(65535);
+
+const carrierSchema = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
+    /** `sip:host`, `sips:host`, `sip:host:port`, or `host:port` / `[v6]:port`; without a port the host is resolved per RFC 3263. */
+    uri: z.string().min(1).refine((u) => parseCarrierUri(u) !== undefined, {
+      message: 'expected a SIP URI such as sip:example.pstn.twilio.com, or host:port such as 127.0.0.1:5060',
+    }),
+    transports: z
+      .array(sipTransport)
+      .min(1)
+      .default(['udp'])
+      .refine((t) => new Set(t).size === t.length, { message: 'each transport once' }),
+    /** Regions where this carrier is enabled (the trunks_regions table); empty means everywhere. */
+    regions: z.array(z.string().min(1)).default([]),
+    /** Ports per transport when they differ from the URI's (e.g. TLS on 5061 next to UDP/TCP on 5060). */
+    ports: z.strictObject({ udp: sipPort.optional(), tcp: sipPort.optional(), tls: sipPort.optional() }).optional(),
+    /** Final responses that mean "reachable"; by default any final response does, except 5xx (but 501) and 6xx. */
+    accept: z.array(z.number().int().min(200).max(699)).optional(),
+    warnAfter: duration.default(1000),
+    criticalAfter: duration.default(5000),
+    /** Identity in From and Contact: sip:fromUser@fromDomain (fromDomain defaults to our address). */
+    fromUser: z.string().regex(/^[A-Za-z0-9_.!~*'()&=+$,;?/%-]+$/, 'expected the user part of a SIP URI').default('dialer-audit'),
+    fromDomain: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'expected a domain or an address').optional(),
+    /** TLS: the name to verify the certificate against (default: the URI host when it is a name). */
+    servername: z.string().optional(),
+    /** TLS: accept a certificate that does not verify (labs only). */
+    insecureTls: z.boolean().default(false),
+  })
+  .refine((c) => c.criticalAfter >= c.warnAfter, { message: 'criticalAfter must not be shorter than warnAfter', path: ['criticalAfter'] });
 
 const destinationSchema = z.strictObject({
   name: z.string().optional(),
+  /** The dialled prefix, e.g. "+44" or "+1-800". */
   prefix: z.string().min(1),
+  /** Carriers able to route it; one only is a SIP_SINGLE_CARRIER_ROUTE. */
   carriers: z.array(z.string()).min(1),
+  /** Regions where it must be routable; default: wherever its carriers are enabled. */
+  regions: z.array(z.string().min(1)).optional(),
 });
 
+// Defaults for a 5-minute schedule: a warning must survive two runs (a lost packet or one
+// resolver hiccup is not worth a page), a critical one is told at once, "resolved" needs two
+// clean runs (no flapping), and a problem that lasts is repeated every 4 h (about twice a shift).
 const alertingSchema = z.strictObject({
   failureThreshold: z.number().int().positive().default(2),
   criticalFailureThreshold: z.number().int().positive().default(1),
   successThreshold: z.number().int().positive().default(2),
   reminderInterval: duration.default(4 * 3_600_000),
+  /** Findings below this severity are reported but never notified. */
+  notifyOn: severity.default('warning'),
 });
 
-const stateSchema = z.strictObject({
-  file: z.string().optional(),
-  dynamodb: z.strictObject({ table: z.string(), key: z.string().default('dialer-audit'), endpoint: z.url().optional() }).optional(),
-  s3: z.strictObject({ bucket: z.string(), key: z.string().default('dialer-audit/state.json'), endpoint: z.url().optional() }).optional(),
-});
+const stateSchema = z
+  .strictObject({
+    /** Default for the CLI and the daemon: .dialer-audit/state.json. */
+    file: z.string().min(1).optional(),
+    /** For Lambda: one item (partition key attribute `pk`) written with a version condition. */
+    dynamodb: z.strictObject({ table: z.string().min(1), key: z.string().min(1).default('dialer-audit'), endpoint: z.url().optional() }).optional(),
+  })
+  .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both' });
 
 const reportersSchema = z.strictObject({
   slack: z
@@ -237,6 +288,11 @@ const reportersSchema = z.strictObject({
       webhookUrl: secret.optional(),
       botToken: secret.optional(),
       channel: z.string().optional(),
+      /** Web API base for chat.postMessage with botToken (a stand-in in tests). */
+      apiUrl: z.url().default('https://slack.com/api'),
+    })
+    .refine((s) => s.webhookUrl !== undefined || (s.botToken !== undefined && s.channel !== undefined), {
+      message: 'expected webhookUrl, or botToken together with channel',
     })
     .optional(),
   email: z
@@ -247,8 +303,13 @@ const reportersSchema = z.strictObject({
         secure: z.boolean().optional(),
         user: secret.optional(),
         pass: secret.optional(),
+        /** Refuse to send (and to authenticate) unless STARTTLS succeeds; false only for a plain local relay. */
+        requireTls: z.boolean().default(true),
+        /** PEM file of a private CA that signed the server's certificate. */
+        caFile: z.string().optional(),
         insecureTls: z.boolean().default(false),
-      }),
+        timeout: duration.default(15_000),
+      }).refine((s) => (s.user === undefined) === (s.pass === undefined), { message: 'expected user and pass together' }),
       from: z.string(),
       to: z.array(z.string()).min(1),
     })
@@ -353,19 +414,34 @@ function issueToProblem(issue: z.core.$ZodIssue): string[] {
   return [`${formatPath(issue.path)}: ${issue.message}`];
 }
 
-/** Validate an already-parsed object (from YAML, JSON, or code). */
-export function parseConfig(raw: unknown): Config {
-  const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
-  return result.data;
+export interface ParseOptions {
+  /** Values of the config's `ssm:/name` secrets, keyed by parameter name (fetched by the entry). */
+  ssm?: ReadonlyMap<string, string>;
 }
 
-export function parseConfigText(text: string, sourceName = 'config'): Config {
+/** Validate an already-parsed object (from YAML, JSON, or code). */
+export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
+  ssmSecretValues = opts.ssm;
+  try {
+    const result = configSchema.safeParse(raw ?? {});
+    if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
+    return result.data;
+  } finally {
+    ssmSecretValues = undefined;
+  }
+}
+
+/** YAML text → plain object (not yet validated); syntax errors name the source. */
+export function parseConfigYaml(text: string, sourceName = 'config'): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${sourceName}: ${e.message.split('\n')[0]}`));
   }
-  return parseConfig(doc.toJS());
+  return doc.toJS();
+}
+
+export function parseConfigText(text: string, sourceName = 'config', opts: ParseOptions = {}): Config {
+  return parseConfig(parseConfigYaml(text, sourceName), opts);
 }
 
 export async function loadConfig(file: string): Promise<Config> {
@@ -375,10 +451,28 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (err) {
     throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(text, file);
+  const config = parseConfigText(text, file);
+  configFiles.set(config, file);
+  return config;
+}
+
+/** The file each loaded config came from, so a finding can name the exact command to run. */
+const configFiles = new WeakMap<Config, string>();
+
+export function configFileOf(config: Config): string | undefined {
+  return configFiles.get(config);
 }
 
 /** The schema for editors (config/schema.json); input side, so `env:NAME` and `5m` validate. */
-export function configJsonSchema(): unknown {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, unknown> };
+  // `checks` is validated by each plugin's own params schema; show editors those too.
+  schema.properties.checks = {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(
+      Object.values(checkRegistry).map((c) => [c.id, { description: c.description, ...(z.toJSONSchema(c.params, { io: 'input', unrepresentable: 'any' }) as object) }]),
+    ),
+  };
+  return schema;
 }

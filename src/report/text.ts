@@ -2,7 +2,7 @@
 // first step underneath, a summary line last. Readable in 80 columns; colour only when asked.
 import { renderPlanText } from '../fix/render.ts';
 import type { Finding, Report, Severity } from '../types.ts';
-import { countsLine, durationSeconds, groupBySeverity, seenAt, verdictWord } from './common.ts';
+import { countsLine, describeSplit, durationSeconds, groupBySeverity, seenAt, verdictWord } from './common.ts';
 
 export interface TextOptions {
   color?: boolean;
@@ -33,18 +33,18 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   const width = opts.width ?? 80;
   const paint = (code: keyof typeof COLORS, text: string) => (opts.color ? `\x1b[${COLORS[code]}m${text}\x1b[0m` : text);
   const out: string[] = [];
-  const checks = Object.keys(report.summary.checks);
-  out.push(
-    ...wrap(
-      `run ${report.runId}${report.vantage ? ` from ${report.vantage}` : ''}: ${checks.length} check${checks.length === 1 ? '' : 's'} (${checks.join(', ') || 'none'}), ${report.summary.targets} targets, ${durationSeconds(report)} s${report.dryRun ? ', dry run' : ''}`,
-      width,
-      '',
-      '  ',
-    ).map((l) => paint('dim', l)),
-  );
+  const checks = Object.keys(report.summary.checks).length;
+  const header = `dialer-audit run ${report.runId}${report.dryRun ? ' (dry run)' : ''}${report.vantage ? ` from ${report.vantage}` : ''}: ${report.summary.targets} targets, ${checks} check${checks === 1 ? '' : 's'}, ${durationSeconds(report)} s`;
+  out.push(...wrap(header, width, '', '  ').map((l) => paint('dim', l)));
   for (const [severity, findings] of groupBySeverity(report.findings)) {
     out.push('', paint(severity, `${severity.toUpperCase()} (${findings.length})`));
     for (const f of findings) out.push(...formatFinding(f, width, paint));
+  }
+  const split = report.summary.vantages;
+  if (split && split.partial.length) {
+    out.push('', paint('warning', `SEEN FROM SOME VANTAGE POINTS ONLY (${split.partial.length} of ${split.partial.length + split.everywhere}; vantages: ${split.vantages.join(', ')})`));
+    for (const s of split.partial) out.push(...wrap(describeSplit(s), width, '  ', '      '));
+    out.push(...wrap('Caches differ by place: flush at the resolver named, from where it is seen.', width, '    → ', '      '));
   }
   const plan = renderPlanText(report.fixes);
   if (plan.length) out.push('', paint('dim', report.dryRun ? 'TTL fixes (dry run: nothing changed; rerun with --fix to apply)' : 'TTL fixes'), ...plan);
