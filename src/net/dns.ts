@@ -187,30 +187,39 @@ type AttemptResult =
 
 export class UdpTcpDnsClient implements DnsClient {
   private readonly limiters = new Map<string, ServerLimiter>();
+  private readonly pools = new Map<string, UdpPool>();
 
   constructor(private readonly options: DnsClientOptions) {}
 
-  private limiterFor(server: ServerAddress): ServerLimiter {
+  private perServer<T>(map: Map<string, T>, server: ServerAddress, make: () => T): T {
     const key = formatServerAddress(server);
-    let limiter = this.limiters.get(key);
-    if (!limiter) {
-      limiter = new ServerLimiter(this.options.limitsFor(server));
-      this.limiters.set(key, limiter);
+    let value = map.get(key);
+    if (!value) {
+      value = make();
+      map.set(key, value);
     }
-    return limiter;
+    return value;
+  }
+
+  /** Closes the pooled sockets (a daemon between runs, tests); later queries open new ones. */
+  close(): void {
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
   }
 
   async query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
-    const release = await this.limiterFor(q.server).acquire(signal);
+    const limits = this.options.limitsFor(q.server);
+    const release = await this.perServer(this.limiters, q.server, () => new ServerLimiter(limits)).acquire(signal);
     if (!release) return { ok: false, kind: 'aborted', detail: 'the run budget was spent before the query was sent', attempts: 0 };
     try {
-      return await this.queryWithRetries(q, signal);
+      const pool = this.perServer(this.pools, q.server, () => new UdpPool(q.server, Math.min(8, Math.max(1, Math.ceil(limits.concurrency / 8)))));
+      return await this.queryWithRetries(pool, q, signal);
     } finally {
       release();
     }
   }
 
-  private async queryWithRetries(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
+  private async queryWithRetries(pool: UdpPool, q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
     const started = performance.now();
     const failures: string[] = [];
     let malformed: string | undefined;
@@ -218,8 +227,7 @@ export class UdpTcpDnsClient implements DnsClient {
     const maxAttempts = this.options.retries + 1;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal?.aborted) return { ok: false, kind: 'aborted', detail: 'the run budget was spent', attempts: attempt - 1 };
-      const id = randomInt(0, 65536);
-      const udp = await udpAttempt(q, id, buildQuery(id, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
+      const udp = await pool.exchange(q, (id) => buildQuery(id, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
       if (udp.ok) {
         const tc = ((udp.packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0;
         if (!tc) return { ok: true, response: toResponse(udp.packet, 'udp', performance.now() - started, attempt, udp.bytes) };
@@ -244,56 +252,153 @@ export class UdpTcpDnsClient implements DnsClient {
   }
 }
 
-function udpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(q.server.family === 6 ? 'udp6' : 'udp4');
-    // Datagrams from elsewhere are strays or spoofs; from the server but not our reply, they are garbage.
-    let strays = 0;
-    let garbage: string | undefined;
-    let garbageCount = 0;
-    let done = false;
-    const finish = (r: AttemptResult) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.close();
-      resolve(r);
-    };
-    const onAbort = () => finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
-    const timer = setTimeout(() => {
-      if (garbage) {
-        finish({ ok: false, kind: 'malformed', detail: `no valid reply; ${garbageCount} datagram${garbageCount === 1 ? '' : 's'} from the server did not answer our query (${garbage})` });
-      } else {
-        finish({ ok: false, kind: 'timeout', detail: strays > 0 ? `timed out (${strays} datagrams from other addresses ignored)` : 'timed out' });
-      }
-    }, timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') finish({ ok: false, kind: 'refused', detail: 'port unreachable' });
-      else finish({ ok: false, kind: 'timeout', detail: `socket error ${err.code ?? err.message}` });
+interface PendingQuery {
+  q: DnsQuery;
+  finish(r: AttemptResult): void;
+  /** Datagrams from the server on this socket that answered nothing we asked, while we waited. */
+  garbage?: string;
+  garbageCount: number;
+}
+
+/** After this many queries a socket is retired and a new one (new random port) takes its place. */
+const QUERIES_PER_SOCKET = 128;
+
+/**
+ * A few connected UDP sockets per server, each on a kernel-chosen random port that is replaced
+ * after QUERIES_PER_SOCKET queries. Sharing sockets avoids a bind/connect/close per query (the
+ * cost that made one socket per query half as fast as c-ares); ids are random and unique per
+ * socket, and every reply is still checked against id, question and source.
+ */
+class UdpPool {
+  private readonly channels: UdpChannel[] = [];
+  private next = 0;
+  constructor(private readonly server: ServerAddress, private readonly size: number) {}
+
+  close(): void {
+    for (const c of this.channels) c.close();
+  }
+
+  exchange(q: DnsQuery, build: (id: number) => Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+    let channel = this.channels[this.next % this.size];
+    if (!channel || channel.retired) {
+      channel = new UdpChannel(this.server);
+      this.channels[this.next % this.size] = channel;
+    }
+    this.next++;
+    return channel.exchange(q, build, timeoutMs, signal);
+  }
+}
+
+class UdpChannel {
+  private readonly socket: dgram.Socket;
+  private readonly pending = new Map<number, PendingQuery>();
+  /** Ids whose query gave up: a late reply to one of them is not garbage. */
+  private readonly expired = new Set<number>();
+  private readonly connected: Promise<Error | undefined>;
+  private uses = 0;
+  retired = false;
+  private closed = false;
+
+  constructor(private readonly server: ServerAddress) {
+    this.socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    // Idle sockets must not keep the process alive; pending queries hold their own timers.
+    this.socket.unref();
+    let connectFailed: ((err: Error) => void) | undefined;
+    this.socket.on('error', (err: NodeJS.ErrnoException) => {
+      connectFailed?.(err);
+      // On a connected socket an ICMP port-unreachable arrives as ECONNREFUSED: nothing listens.
+      const result: AttemptResult =
+        err.code === 'ECONNREFUSED' ? { ok: false, kind: 'refused', detail: 'port unreachable' } : { ok: false, kind: 'timeout', detail: `socket error ${err.code ?? err.message}` };
+      this.retired = true;
+      for (const p of [...this.pending.values()]) p.finish(result);
+      this.closeIfIdle();
     });
-    socket.on('message', (msg, rinfo) => {
-      // A connected socket already drops other peers; the check stays in case the kernel does not.
-      if (normalizeIPv6(rinfo.address) !== normalizeIPv6(q.server.host) || rinfo.port !== q.server.port) {
-        strays++;
-        return;
-      }
-      const verdict = judgeReply(msg, id, q);
-      if (verdict.kind === 'ignore') {
-        garbageCount++;
-        garbage = verdict.why;
-      } else if (verdict.kind === 'malformed') finish({ ok: false, kind: 'malformed', detail: verdict.detail });
-      else finish({ ok: true, packet: verdict.packet, bytes: msg.length });
-    });
-    // Port 0: the kernel picks a random ephemeral source port for every query.
-    socket.connect(q.server.port, q.server.host, () => {
-      if (done) return;
-      socket.send(query, (err) => {
-        if (err) finish({ ok: false, kind: (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'timeout', detail: `send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+    // Port 0: the kernel picks a random ephemeral source port for this socket.
+    this.connected = new Promise((resolve) => {
+      connectFailed = resolve;
+      this.socket.once('connect', () => {
+        connectFailed = undefined;
+        resolve(undefined);
       });
+      this.socket.connect(server.port, server.host);
     });
-  });
+  }
+
+  async exchange(q: DnsQuery, build: (id: number) => Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+    if (++this.uses >= QUERIES_PER_SOCKET) this.retired = true;
+    let id = randomInt(0, 65536);
+    while (this.pending.has(id) || this.expired.has(id)) id = randomInt(0, 65536);
+    const result = new Promise<AttemptResult>((resolve) => {
+      const pending: PendingQuery = {
+        q,
+        garbageCount: 0,
+        finish: (r) => {
+          if (this.pending.get(id) !== pending) return;
+          this.pending.delete(id);
+          if (!r.ok) this.expired.add(id);
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+          this.closeIfIdle();
+        },
+      };
+      const onAbort = () => pending.finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
+      const timer = setTimeout(() => {
+        if (pending.garbage) {
+          const n = pending.garbageCount;
+          pending.finish({ ok: false, kind: 'malformed', detail: `no valid reply; ${n} datagram${n === 1 ? '' : 's'} from the server did not answer our query (${pending.garbage})` });
+        } else {
+          pending.finish({ ok: false, kind: 'timeout', detail: 'timed out' });
+        }
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, pending);
+    });
+    const connectError = await this.connected;
+    if (connectError === undefined && this.pending.has(id) && !this.closed) {
+      this.socket.send(build(id), (err) => {
+        if (err) this.pending.get(id)?.finish({ ok: false, kind: (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'timeout', detail: `send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+      });
+    }
+    return result;
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // A connected socket already drops other peers; the check stays in case the kernel does not.
+    if (normalizeIPv6(rinfo.address) !== normalizeIPv6(this.server.host) || rinfo.port !== this.server.port) return;
+    const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
+    const pending = this.pending.get(id);
+    if (!pending) {
+      if (this.expired.has(id)) return; // a late reply to a query that already gave up
+      // From the server but for no query of ours: every query waiting here may be owed this reply.
+      for (const p of this.pending.values()) {
+        p.garbageCount++;
+        p.garbage = msg.length < 2 ? `${msg.length}-byte datagram` : 'id does not match';
+      }
+      return;
+    }
+    const verdict = judgeReply(msg, id, pending.q);
+    if (verdict.kind === 'reply') pending.finish({ ok: true, packet: verdict.packet, bytes: msg.length });
+    else if (verdict.kind === 'malformed') pending.finish({ ok: false, kind: 'malformed', detail: verdict.detail });
+    else {
+      pending.garbageCount++;
+      pending.garbage = verdict.why;
+    }
+  }
+
+  close(): void {
+    this.retired = true;
+    for (const p of [...this.pending.values()]) p.finish({ ok: false, kind: 'aborted', detail: 'the client was closed' });
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.retired && !this.closed && this.pending.size === 0) {
+      this.closed = true;
+      this.socket.close();
+    }
+  }
 }
 
 function tcpAttempt(q: DnsQuery, id: number, query: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
