@@ -137,6 +137,14 @@ function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Fi
   return [];
 }
 
+/** up (1 = a usable, consistent answer), RTT and the TTL handed out, per server and type: the metrics' raw numbers. */
+function measure(ctx: CheckContext, view: NameView, o: Observation, healthy: boolean): void {
+  const labels = { server: o.vantage.name, kind: o.vantage.kind, type: view.type };
+  ctx.measure({ metric: 'up', value: healthy ? 1 : 0, labels });
+  if (o.result.ok) ctx.measure({ metric: 'rtt_seconds', value: o.result.response.rttMs / 1000, labels });
+  if (o.shape.status === 'data') ctx.measure({ metric: 'ttl_seconds', value: o.shape.ttl, labels });
+}
+
 function authoritativeFindings(view: NameView): Finding[] {
   const out: Finding[] = [];
   if (view.authLookupError) {
@@ -226,7 +234,12 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     const findings: Finding[] = [];
     for (const view of views) {
       findings.push(...authoritativeFindings(view));
-      for (const o of view.resolvers) findings.push(...mergeNameWide(findings, resolverFindings(ctx, view, o)));
+      for (const o of view.resolvers) {
+        const own = resolverFindings(ctx, view, o);
+        findings.push(...mergeNameWide(findings, own));
+        measure(ctx, view, o, own.length === 0);
+      }
+      for (const o of view.authoritative) measure(ctx, view, o, o.shape.status !== 'failed' && o.shape.status !== 'rcode');
     }
     // Whole-name verdicts of the zone itself, once per dialer rather than once per type.
     const usable = views.filter((v) => v.zone.length > 0 && !v.zoneInconsistent);
