@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // One DNS lab (unbound ×3 + knot on 127.53.0.x) for every integration test; see test/lab/dns-lab.ts.
+          // One DNS lab (unbound ×3 + knot, 127.53.0.x by default; take addresses from inject("dnsLab")) for every integration test; see test/lab/dns-lab.ts.
           globalSetup: ['test/lab/global-setup.ts'],
         },
       },
