@@ -221,13 +221,20 @@ export class UdpTcpDnsClient implements DnsClient {
 
   private async queryWithRetries(pool: UdpPool, q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
     const started = performance.now();
+    // Encoded once; each attempt gets a copy with its own random id.
+    const template = buildQuery(0, q, this.options.ednsBufferSize);
+    const withId = (id: number) => {
+      const copy = Buffer.from(template);
+      copy.writeUInt16BE(id, 0);
+      return copy;
+    };
     const failures: string[] = [];
     let malformed: string | undefined;
     let refused = 0;
     const maxAttempts = this.options.retries + 1;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal?.aborted) return { ok: false, kind: 'aborted', detail: 'the run budget was spent', attempts: attempt - 1 };
-      const udp = await pool.exchange(q, (id) => buildQuery(id, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
+      const udp = await pool.exchange(q, withId, this.options.timeoutMs, signal);
       if (udp.ok) {
         const tc = ((udp.packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0;
         if (!tc) return { ok: true, response: toResponse(udp.packet, 'udp', performance.now() - started, attempt, udp.bytes) };
@@ -295,6 +302,7 @@ class UdpChannel {
   /** Ids whose query gave up: a late reply to one of them is not garbage. */
   private readonly expired = new Set<number>();
   private readonly connected: Promise<Error | undefined>;
+  private isConnected = false;
   private uses = 0;
   retired = false;
   private closed = false;
@@ -319,6 +327,7 @@ class UdpChannel {
       connectFailed = resolve;
       this.socket.once('connect', () => {
         connectFailed = undefined;
+        this.isConnected = true;
         resolve(undefined);
       });
       this.socket.connect(server.port, server.host);
@@ -355,12 +364,9 @@ class UdpChannel {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, pending);
     });
-    const connectError = await this.connected;
-    if (connectError === undefined && this.pending.has(id) && !this.closed) {
-      this.socket.send(build(id), (err) => {
-        if (err) this.pending.get(id)?.finish({ ok: false, kind: (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'timeout', detail: `send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
-      });
-    }
+    const connectError = this.isConnected ? undefined : await this.connected;
+    // No send callback: on a connected socket a failed send surfaces as the socket's 'error'.
+    if (connectError === undefined && this.pending.has(id) && !this.closed) this.socket.send(build(id));
     return result;
   }
 
