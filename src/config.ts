@@ -3,10 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { isIP } from 'node:net';
+import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
 import { parseCarrierUri } from './sip/uri.ts';
+import { parseIceUri } from './stun/uri.ts';
 
 /** A configuration problem; `problems` each start with the path of the bad key. */
 export class ConfigError extends Error {
@@ -42,6 +44,8 @@ export class Secret {
  * edge call cannot run inside zod); set only for the duration of one synchronous parseConfig().
  */
 let ssmSecretValues: ReadonlyMap<string, string> | undefined;
+/** Where `env:NAME` secrets are read during one parseConfig() (default: process.env). */
+let secretEnv: NodeJS.ProcessEnv | undefined;
 
 /** `ssm:/path/name`: a Parameter Store parameter (absolute path, so IAM can scope it to a prefix). */
 export const SSM_SECRET_PATTERN = /^ssm:(\/[A-Za-z0-9_.\/-]+)$/;
@@ -63,7 +67,7 @@ const secret = z
       return new Secret(value, ref);
     }
     const name = ref.slice(4);
-    const value = process.env[name];
+    const value = (secretEnv ?? process.env)[name];
     if (value === undefined || value === '') {
       ctx.addIssue({ code: 'custom', message: `environment variable ${name} is not set` });
       return z.NEVER;
@@ -201,20 +205,53 @@ const fixSchema = z.strictObject({
   waitForSync: z.boolean().default(true),
 });
 
-const stunServerSchema = z.strictObject({
-  uri: z.string().regex(/^(stuns?|turns?):/, 'expected a STUN/TURN URI such as stun:stun.example.net:3478 or turn:turn.example.net:3478?transport=tcp'),
-  username: secret.optional(),
-  credential: secret.optional(),
-  sharedSecret: secret.optional(),
-  /** TLS server name when the URI host is an address. */
-  servername: z.string().optional(),
-  /** Accept a self-signed certificate (labs only). */
-  insecureTls: z.boolean().default(false),
-});
+const stunTransport = z.enum(['udp', 'tcp', 'tls']);
+
+const stunServerSchema = z
+  .strictObject({
+    /** RFC 7064/7065: stun:host:port, stuns:, turn:host:port?transport=udp|tcp, turns:. */
+    uri: z.string().superRefine((text, ctx) => {
+      const parsed = parseIceUri(text);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }),
+    /** Long-term TURN credentials (username + credential). */
+    username: secret.optional(),
+    credential: secret.optional(),
+    /** Or a TURN REST shared secret (coturn use-auth-secret): username "expiry:restUser", password base64(HMAC-SHA1). */
+    sharedSecret: secret.optional(),
+    restUser: z.string().regex(/^[^:\s]+$/, 'expected a user name without ":" or spaces').default('dialer-audit'),
+    /** How long REST credentials made from sharedSecret stay valid. */
+    restTtl: duration.default(3_600_000),
+    /** Probe over these transports; default: the URI's own. TLS to a stun:/turn: URI goes to tlsPort. */
+    transports: z.array(stunTransport).min(1).optional(),
+    tlsPort: z.number().int().min(1).max(65535).default(5349),
+    /** TLS server name (SNI and certificate check) when the URI host is an address. */
+    servername: z.string().optional(),
+    /** Accept any certificate (labs only). */
+    insecureTls: z.boolean().default(false),
+    /** A PEM file of an extra CA to trust, e.g. a lab's self-signed certificate. */
+    caFile: z.string().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.sharedSecret && (s.username || s.credential)) {
+      ctx.addIssue({ code: 'custom', path: ['sharedSecret'], message: 'use either username + credential (long-term) or sharedSecret (TURN REST), not both' });
+    } else if (!!s.username !== !!s.credential) {
+      ctx.addIssue({ code: 'custom', path: [s.username ? 'credential' : 'username'], message: 'username and credential go together' });
+    }
+    const parsed = parseIceUri(s.uri);
+    if (parsed.ok && !parsed.uri.isTurn && (s.username || s.credential || s.sharedSecret)) {
+      ctx.addIssue({ code: 'custom', path: ['uri'], message: 'credentials are for turn:/turns: servers; a STUN Binding needs none' });
+    }
+  });
 
 const stunSchema = z.strictObject({
   servers: z.array(stunServerSchema).default([]),
-  allow: z.array(z.string()).default([]),
+  /** The ICE-server allow-list: host globs (*.example.net), optionally with :port. Empty: only deny rules apply. */
+  allow: z.array(z.string().min(1)).default([]),
+  /** Never allowed, even when `allow` matches. */
+  deny: z.array(z.string().min(1)).default([]),
+  /** Flag the public defaults WebRTC stacks ship with (Google's stun*.l.google.com:19302, the 2020 outage). */
+  denyPublicDefaults: z.boolean().default(true),
 });
 
 const sipTransport = z.enum(['udp', 'tcp', 'tls']);
@@ -271,6 +308,8 @@ const alertingSchema = z.strictObject({
   reminderInterval: duration.default(4 * 3_600_000),
   /** Findings below this severity are reported but never notified. */
   notifyOn: severity.default('warning'),
+  /** All of a run's notices must be delivered within this; what is not stays owed to the next run. */
+  deliveryTimeout: duration.default(10_000),
 });
 
 const stateSchema = z
@@ -324,10 +363,32 @@ const reportersSchema = z.strictObject({
   links: z.strictObject({ runbook: z.url().optional(), dashboard: z.url().optional() }).optional(),
 });
 
+/** A time zone the runtime knows (node-cron would otherwise fail only when the daemon starts). */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const daemonSchema = z.strictObject({
-  schedule: z.string().default('*/5 * * * *'),
-  timezone: z.string().optional(),
+  /** node-cron: 5 fields, or 6 with seconds first ("*\/10 * * * * *"). */
+  schedule: z
+    .string()
+    .default('*/5 * * * *')
+    .superRefine((expr, ctx) => {
+      const result = validateCron(expr);
+      if (!result.valid) {
+        const detail = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        ctx.addIssue({ code: 'custom', message: `expected a cron expression such as "*/5 * * * *" (${detail || 'not a cron expression'})` });
+      }
+    }),
+  timezone: z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin').optional(),
+  /** On SIGTERM/SIGINT: how long the current run may take to finish (then aborted) and its state saved. */
   grace: duration.default(30_000),
+  /** Optional /healthz; loopback by default (a local probe, not a public endpoint). */
   healthz: z.strictObject({ port: z.number().int().min(0).max(65535), address: z.string().default('127.0.0.1') }).optional(),
 });
 
@@ -417,17 +478,21 @@ function issueToProblem(issue: z.core.$ZodIssue): string[] {
 export interface ParseOptions {
   /** Values of the config's `ssm:/name` secrets, keyed by parameter name (fetched by the entry). */
   ssm?: ReadonlyMap<string, string>;
+  /** The environment `env:NAME` secrets come from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Validate an already-parsed object (from YAML, JSON, or code). */
 export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
   ssmSecretValues = opts.ssm;
+  secretEnv = opts.env;
   try {
     const result = configSchema.safeParse(raw ?? {});
     if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
     return result.data;
   } finally {
     ssmSecretValues = undefined;
+    secretEnv = undefined;
   }
 }
 

@@ -93,6 +93,8 @@ export interface Inventory {
   /** Every dialer name to audit (static list plus names found in zones), lower-case, no trailing dot. */
   dialers: string[];
   zones: InventoryZone[];
+  /** Sources that could not be read (e.g. one Route 53 zone); each becomes an INVENTORY_ERROR, the rest is still audited. */
+  problems?: string[];
 }
 
 export interface Target {
@@ -165,6 +167,28 @@ export interface ReportSummary {
   /** What the exit code will be: 0 clean, 1 findings at/above the fail threshold. */
   failOn: Severity;
   failed: boolean;
+  /** Only in a report merged from several vantage points (src/vantage.ts). */
+  vantages?: VantageSummary;
+}
+
+/** A problem seen from some vantage points only (resolver caches differ by place). */
+export interface VantageSplit {
+  check: string;
+  target: string;
+  code: string;
+  resolver?: string;
+  severity: Severity;
+  seenFrom: string[];
+  notSeenFrom: string[];
+  /** Vantages that could not audit the target this run (CHECK_ERROR), so they say nothing. */
+  unknownAt?: string[];
+}
+
+export interface VantageSummary {
+  vantages: string[];
+  partial: VantageSplit[];
+  /** How many problems every vantage point saw. */
+  everywhere: number;
 }
 
 export interface ReporterFailure {

@@ -1,14 +1,19 @@
 // The command line: parse, load config, run the job, print the report, exit 0 / 1 / 2.
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { runJob } from '../job.ts';
 import { createLogger } from '../log.ts';
-import { formatJson } from '../report/json.ts';
+import { formatJson, reportSchema } from '../report/json.ts';
 import { formatMarkdown } from '../report/markdown.ts';
+import { formatPrometheus } from '../report/metrics.ts';
 import { formatText } from '../report/text.ts';
 import type { Report } from '../types.ts';
+import { mergeReports } from '../vantage.ts';
+import { runDaemon } from './daemon.ts';
 import { realDeps } from './deps.ts';
+import { STARTER_CONFIG } from './starter.ts';
 import pkg from '../../package.json' with { type: 'json' };
 
 export interface CliIo {
@@ -37,6 +42,7 @@ function checkOnly(config: Config, only: string[] | undefined): void {
 export function renderReport(report: Report, format: string, io: CliIo): string {
   if (format === 'json') return formatJson(report);
   if (format === 'markdown') return formatMarkdown(report);
+  if (format === 'prom') return formatPrometheus(report);
   const color = Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   return formatText(report, { color, width: 80 });
 }
@@ -65,7 +71,7 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
     .command('audit')
     .description('Run every enabled check once and print the report (a dry run unless --fix).')
     .requiredOption('-c, --config <file>', 'the YAML config file')
-    .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown', 'prom']).default('text'))
     .option('--fix', 'apply the planned TTL fixes through Route 53 (default: only show the plan)', false)
     .option('--force', 'apply even when the plan is over a safety limit (with --fix)', false)
     .option('--notify', 'update the alert state and send notices to the configured reporters', false)
@@ -78,6 +84,7 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
 Examples:
   dialer-audit audit --config dialer-audit.yaml
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --notify    # alert state, Slack/email notices, metrics
   dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
   dialer-audit audit --config dialer-audit.yaml --fix
 
@@ -89,7 +96,7 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the conf
       if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
       checkOnly(config, opts.only);
       const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
-      const deps = { ...realDeps(config, log), onProgress: progress(io) };
+      const deps = { ...realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') }), onProgress: progress(io) };
       const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
       io.stdout.write(renderReport(report, opts.format, io));
       onExit(report.summary.failed ? EXIT.findings : EXIT.ok);
@@ -106,6 +113,101 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the conf
       io.stdout.write(`${opts.config}: valid (${checks.length} check${checks.length === 1 ? '' : 's'}: ${checks.join(', ') || 'none'})\n`);
       onExit(EXIT.ok);
     });
+
+  program
+    .command('init')
+    .description('Write a commented starter config (validate accepts it as written).')
+    .option('-c, --config <file>', 'where to write it', 'dialer-audit.yaml')
+    .option('--force', 'overwrite the file if it exists', false)
+    .addHelpText('after', '\nExamples:\n  dialer-audit init\n  dialer-audit init --config /etc/dialer-audit/config.yaml\n  dialer-audit init --config dialer-audit.yaml --force   # start over')
+    .action(async (opts: { config: string; force: boolean }) => {
+      try {
+        await writeFile(opts.config, STARTER_CONFIG, { flag: opts.force ? 'w' : 'wx' });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new UsageError(`${opts.config}: already exists; not overwritten (use --force to replace it)`);
+        throw new UsageError(`${opts.config}: cannot write the config file (${code ?? String(err)})`);
+      }
+      io.stdout.write(`${opts.config}: written. Next: edit the dialers, then\n  dialer-audit validate --config ${opts.config}\n  dialer-audit audit --config ${opts.config}\n`);
+      onExit(EXIT.ok);
+    });
+
+  program
+    .command('daemon')
+    .description('Run the audit on the config\'s daemon.schedule (node-cron) until SIGTERM/SIGINT; notices and alert state as configured.')
+    .requiredOption('-c, --config <file>', 'the YAML config file')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dialer-audit daemon --config /etc/dialer-audit/config.yaml
+  DIALER_AUDIT_VANTAGE=office-berlin dialer-audit daemon --config dialer-audit.yaml
+
+One run at a time (a tick that finds a run still going is skipped and logged). SIGTERM/SIGINT:
+the current run may finish within daemon.grace, else it is aborted and its state saved; exit 0.
+Logs: JSON lines on stderr (human lines on a terminal).`,
+    )
+    .action(async (opts: { config: string }) => {
+      const json = !io.stderr.isTTY;
+      onExit(await runDaemon({ configFile: opts.config, env: io.env, json, write: (line) => io.stderr.write(line + '\n') }));
+    });
+
+  program
+    .command('merge')
+    .description('Merge JSON reports from several vantage points (regions, hosts) and say which problems only some of them see.')
+    .argument('<reports...>', 'JSON reports (audit --format json, or a Lambda invoked with {"report":"full"})')
+    .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dialer-audit merge us-east-1.json eu-west-1.json ap-southeast-1.json
+  dialer-audit merge --format markdown reports/*.json > vantage.md
+
+Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2 a report is unreadable.`,
+    )
+    .action(async (files: string[], opts: { format: string }) => {
+      const reports: Report[] = [];
+      for (const file of files) {
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`${file}: cannot read the report (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new UsageError(`${file}: not JSON (write reports with --format json)`);
+        }
+        const result = reportSchema.safeParse(parsed);
+        if (!result.success) {
+          const issue = result.error.issues[0];
+          throw new UsageError(`${file}: not a dialer-audit JSON report (${issue.path.join('.') || 'top level'}: ${issue.message})`);
+        }
+        reports.push(result.data as Report);
+      }
+      const merged = mergeReports(reports);
+      io.stdout.write(renderReport(merged, opts.format, io));
+      onExit(merged.summary.failed ? EXIT.findings : EXIT.ok);
+    });
+
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  dialer-audit init                                          # write a commented dialer-audit.yaml
+  dialer-audit validate --config dialer-audit.yaml           # exit 2 naming every bad key
+  dialer-audit audit --config dialer-audit.yaml              # one run, a dry run, text report
+  dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --fix        # apply the planned TTL fixes
+  dialer-audit daemon --config dialer-audit.yaml             # every daemon.schedule until SIGTERM
+  dialer-audit merge us-east-1.json eu-west-1.json           # problems seen from some places only
+
+Run \`dialer-audit <command> --help\` for a command's options. Exit codes: 0 clean, 1 findings at or
+above run.failOn, 2 the config or the command line is wrong.`,
+  );
 
   return program;
 }

@@ -1,9 +1,78 @@
 // The only place real clients are built (sockets, AWS SDK, SMTP); tests build their own.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import type { Config } from '../config.ts';
+import { route53Fixer } from '../fix/route53.ts';
+import { route53Inventory } from '../inventory/route53.ts';
 import type { JobDeps } from '../job.ts';
 import { dnsClientFromConfig } from '../net/dns-client.ts';
+import type { MetricsSink, Notifier } from '../notify.ts';
+import { emailNotifier } from '../report/email.ts';
+import { emfSink, textfileSink } from '../report/metrics.ts';
+import { slackNotifier } from '../report/slack.ts';
+import { DynamoDbStateStore } from '../state/dynamodb-store.ts';
+import { DEFAULT_STATE_FILE, FileStateStore } from '../state/file-store.ts';
+import type { StateStore } from '../state/store.ts';
 import type { Logger } from '../types.ts';
 
-export function realDeps(config: Config, log: Logger): JobDeps {
-  return { dns: dnsClientFromConfig(config), log };
+/**
+ * Route 53 is global (signed for us-east-1). `aws.endpoint` points it at a lab double. The SDK's
+ * own retries are off: src/net/route53.ts retries Throttling / PriorRequestNotComplete itself,
+ * with a backoff bounded by the run's deadline.
+ */
+export function route53ClientFor(config: Config): Route53Client {
+  return new Route53Client({
+    region: config.aws?.region ?? 'us-east-1',
+    endpoint: config.aws?.endpoint,
+    profile: config.aws?.profile,
+    maxAttempts: 1,
+  });
+}
+
+/** DynamoDB when configured (Lambda), else the file (CLI, daemon). Nothing is read until a run notifies. */
+export function stateStoreFor(config: Config, log: Logger): StateStore {
+  const table = config.state?.dynamodb;
+  if (table) {
+    const client = new DynamoDBClient({
+      region: config.aws?.region ?? 'us-east-1',
+      endpoint: table.endpoint ?? config.aws?.endpoint,
+      profile: config.aws?.profile,
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 },
+    });
+    return new DynamoDbStateStore(client, table.table, table.key);
+  }
+  return new FileStateStore(config.state?.file ?? DEFAULT_STATE_FILE, { log });
+}
+
+export function notifiersFor(config: Config): Notifier[] {
+  const out: Notifier[] = [];
+  if (config.reporters?.slack) out.push(slackNotifier(config.reporters.slack));
+  if (config.reporters?.email) out.push(emailNotifier(config.reporters.email));
+  return out;
+}
+
+/** EMF lines go to stderr by default so they never mix with a report on stdout (Lambda logs both). */
+export function metricsFor(config: Config, writeMetricsLine: (line: string) => void = (l) => process.stderr.write(l + '\n')): MetricsSink[] {
+  const m = config.reporters?.metrics;
+  const out: MetricsSink[] = [];
+  if (m?.emf) out.push(emfSink(m.namespace, writeMetricsLine));
+  if (m?.prometheusTextfile) out.push(textfileSink(m.prometheusTextfile));
+  return out;
+}
+
+export function realDeps(config: Config, log: Logger, opts: { writeMetricsLine?: (line: string) => void } = {}): JobDeps {
+  const deps: JobDeps = {
+    dns: dnsClientFromConfig(config),
+    log,
+    stateStore: stateStoreFor(config, log),
+    notifiers: notifiersFor(config),
+    metrics: metricsFor(config, opts.writeMetricsLine),
+  };
+  if (config.targets.zones.length > 0) {
+    const route53 = route53ClientFor(config);
+    deps.inventory = (cfg, signal) => route53Inventory(cfg, route53, signal, { log });
+    deps.fixer = route53Fixer(route53);
+  }
+  return deps;
 }

@@ -1,5 +1,5 @@
 // Shared pieces of the report formats: ordering, counts and labels people read.
-import type { Finding, Report, Severity } from '../types.ts';
+import type { Finding, Report, Severity, VantageSplit } from '../types.ts';
 
 export const SEVERITY_ORDER: Severity[] = ['critical', 'warning', 'info'];
 
@@ -29,4 +29,11 @@ export function seenAt(f: Finding): string {
 /** Text safe inside a Markdown table cell. */
 export function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** One line per problem seen from some vantage points only (merged reports). */
+export function describeSplit(s: VantageSplit): string {
+  const where = s.resolver ? ` @${s.resolver}` : '';
+  const unknown = s.unknownAt?.length ? `; not audited from ${s.unknownAt.join(', ')}` : '';
+  return `${s.code} ${s.target}${where}: seen from ${s.seenFrom.join(', ')}, not from ${s.notSeenFrom.join(', ')}${unknown}`;
 }

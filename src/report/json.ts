@@ -21,6 +21,25 @@ export const reportSchema = z.strictObject({
     checks: z.record(z.string(), z.strictObject({ targets: z.number(), findings: z.number(), errors: z.number(), durationMs: z.number() })),
     failOn: severity,
     failed: z.boolean(),
+    // Only in a report merged from several vantage points (`dialer-audit merge`).
+    vantages: z
+      .strictObject({
+        vantages: z.array(z.string()),
+        partial: z.array(
+          z.strictObject({
+            check: z.string(),
+            target: z.string(),
+            code: z.string(),
+            resolver: z.string().optional(),
+            severity,
+            seenFrom: z.array(z.string()),
+            notSeenFrom: z.array(z.string()),
+            unknownAt: z.array(z.string()).optional(),
+          }),
+        ),
+        everywhere: z.number().int(),
+      })
+      .optional(),
   }),
   findings: z.array(
     z.strictObject({

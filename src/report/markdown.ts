@@ -1,7 +1,8 @@
 // The Markdown report: for tickets, PR comments and chat tools that render Markdown.
 import { renderPlanMarkdown } from '../fix/render.ts';
+import { formatScorecardMarkdown } from './scorecard.ts';
 import type { Report } from '../types.ts';
-import { countsLine, durationSeconds, escapeCell, groupBySeverity, verdictWord } from './common.ts';
+import { countsLine, describeSplit, durationSeconds, escapeCell, groupBySeverity, verdictWord } from './common.ts';
 
 export function formatMarkdown(report: Report): string {
   const out: string[] = [];
@@ -18,6 +19,13 @@ export function formatMarkdown(report: Report): string {
       out.push(`| \`${f.code}\` | ${escapeCell(f.target)} | ${escapeCell(at)} | ${escapeCell(f.message)} | ${escapeCell(f.firstStep ?? '')} |`);
     }
   }
+  const split = report.summary.vantages;
+  if (split && split.partial.length) {
+    out.push('', `## Seen from some vantage points only (${split.partial.length} of ${split.partial.length + split.everywhere})`, '', `Vantage points: ${split.vantages.join(', ')}.`, '');
+    out.push(...split.partial.map((s) => `- ${escapeCell(describeSplit(s))}`));
+  }
+  const scorecard = formatScorecardMarkdown(report.measurements);
+  if (scorecard) out.push('', scorecard.replace(/^### /, '## ').trimEnd());
   const plan = renderPlanMarkdown(report.fixes);
   if (plan.length) out.push('', `## TTL fixes${report.dryRun ? ' (dry run)' : ''}`, '', ...plan);
   if (report.reporterFailures.length) {

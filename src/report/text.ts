@@ -1,6 +1,7 @@
 // The terminal report: grouped by severity, each finding on its own (wrapped) line with its
 // first step underneath, a summary line last. Readable in 80 columns; colour only when asked.
 import { renderPlanText } from '../fix/render.ts';
+import { formatScorecardText } from './scorecard.ts';
 import type { Finding, Report, Severity } from '../types.ts';
 import { countsLine, describeSplit, durationSeconds, groupBySeverity, seenAt, verdictWord } from './common.ts';
 
@@ -46,6 +47,8 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
     for (const s of split.partial) out.push(...wrap(describeSplit(s), width, '  ', '      '));
     out.push(...wrap('Caches differ by place: flush at the resolver named, from where it is seen.', width, '    → ', '      '));
   }
+  const scorecard = formatScorecardText(report.measurements);
+  if (scorecard) out.push('', scorecard.trimEnd());
   const plan = renderPlanText(report.fixes);
   if (plan.length) out.push('', paint('dim', report.dryRun ? 'TTL fixes (dry run: nothing changed; rerun with --fix to apply)' : 'TTL fixes'), ...plan);
   for (const failure of report.reporterFailures) out.push('', paint('warning', `reporter ${failure.reporter} failed: ${failure.error}`));

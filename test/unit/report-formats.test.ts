@@ -76,3 +76,28 @@ describe('json report', () => {
     expect(parsed.fixes[0]).toEqual({ zoneId: 'Z1', name: 'acme.dialer.example.com', type: 'A', setIdentifier: null, fromTtl: 86400, toTtl: 300, status: 'planned' });
   });
 });
+
+describe('carrier scorecard in the reports', () => {
+  it('appears in text and Markdown when carriers were probed', () => {
+    // Prepare: two probes of one carrier, one lost.
+    const r = report([]);
+    r.measurements = [
+      { check: 'sip-options', target: 'twilio/udp', metric: 'up', value: 1, labels: { carrier: 'twilio', transport: 'udp' } },
+      { check: 'sip-options', target: 'twilio/udp', metric: 'rtt_seconds', value: 0.04, labels: { carrier: 'twilio', transport: 'udp' } },
+      { check: 'sip-options', target: 'twilio/udp', metric: 'up', value: 0, labels: { carrier: 'twilio', transport: 'udp' } },
+      { check: 'sip-options', target: 'twilio/udp', metric: 'timeouts', value: 1, labels: { carrier: 'twilio', transport: 'udp' } },
+    ];
+    // Act
+    const text = formatText(r);
+    const md = formatMarkdown(r);
+    // Assess
+    expect(text).toContain('Carrier scorecard');
+    expect(text).toMatch(/twilio\s+1\/2/);
+    expect(md).toContain('## Carrier scorecard');
+    expect(md).toMatch(/\| twilio \| /);
+  });
+
+  it('is absent when no carrier was probed', () => {
+    expect(formatText(report([]))).not.toContain('scorecard');
+  });
+});
