@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
-import { parseServerAddress } from '../src/config.ts';
+import { parseServerAddress } from '../src/address.ts';
 import { UdpTcpDnsClient, type RecordType } from '../src/net/dns.ts';
 import { ensureLabPackages, startDnsLab, type DnsLab } from '../test/lab/dns-lab.ts';
 

@@ -1,7 +1,7 @@
 // dns-consistency: does what each resolver hands out for a dialer match what the zone holds?
 // The check that would have found the stale cached answer of the 2020 WebRTC outage in minutes.
 import { z } from 'zod';
-import { formatServerAddress } from '../src/config.ts';
+import { formatServerAddress } from '../src/address.ts';
 import { cachedUnderLongerTtl, compareWithZone, describeShape, type AnswerShape } from '../src/compare.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import type { RecordType } from '../src/net/dns.ts';

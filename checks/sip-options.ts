@@ -4,7 +4,8 @@
 // of 408s later. This check says "UDP to twilio loses requests above 1472 bytes; TCP works".
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { parseDuration, type CarrierConfig, type Config } from '../src/config.ts';
+import type { CarrierConfig, Config } from '../src/config.ts';
+import { parseDuration } from '../src/units.ts';
 import { defaultSipClient, type SipClient, type SipProbeResult } from '../src/net/sip.ts';
 import { resolveCarrier, type DnsMismatch, type Endpoint, type Resolution } from '../src/sip/resolve.ts';
 import { hostPort, parseCarrierUri, requestUriOf, type SipTransport } from '../src/sip/uri.ts';

@@ -6,7 +6,8 @@
 // over-policy one carries the TTL change the fixer would make. Static dialers outside those
 // zones are measured through their authoritative servers (the TTL the world is handed).
 import { z } from 'zod';
-import { configFileOf, type Config } from '../src/config.ts';
+import type { Config } from '../src/config.ts';
+import { configFileOf } from '../src/config-file.ts';
 import { shapeOf } from '../src/compare.ts';
 import { ask, authoritativeFor } from '../src/lookup.ts';
 import { firstMatchingGlob, isInZone, matchesGlob, normalizeRoute53Name } from '../src/names.ts';

@@ -7,6 +7,9 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
+import { parseServerAddress, type ServerAddress } from './address.ts';
+import { rememberConfigFile } from './config-file.ts';
+import { parseDuration } from './units.ts';
 import { parseCarrierUri } from './sip/uri.ts';
 import { parseIceUri } from './stun/uri.ts';
 
@@ -75,33 +78,6 @@ const secret = z
     return new Secret(value, ref);
   });
 
-export interface ServerAddress {
-  host: string;
-  port: number;
-  family: 4 | 6;
-}
-
-/** `1.2.3.4`, `1.2.3.4:5353`, `[::1]`, `[::1]:5353`, or a bare IPv6 address without a port. */
-export function parseServerAddress(text: string, defaultPort: number): ServerAddress | undefined {
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(text);
-  if (bracketed) {
-    if (isIP(bracketed[1]) !== 6) return undefined;
-    const port = bracketed[2] === undefined ? defaultPort : Number(bracketed[2]);
-    return port >= 1 && port <= 65535 ? { host: bracketed[1], port, family: 6 } : undefined;
-  }
-  if (isIP(text) === 6) return { host: text, port: defaultPort, family: 6 };
-  const v4 = /^([0-9.]+)(?::(\d{1,5}))?$/.exec(text);
-  if (v4 && isIP(v4[1]) === 4) {
-    const port = v4[2] === undefined ? defaultPort : Number(v4[2]);
-    return port >= 1 && port <= 65535 ? { host: v4[1], port, family: 4 } : undefined;
-  }
-  return undefined;
-}
-
-export function formatServerAddress(a: ServerAddress): string {
-  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
 const dnsServerAddress = z.string().transform((text, ctx) => {
   const parsed = parseServerAddress(text.trim(), 53);
   if (!parsed) {
@@ -119,15 +95,6 @@ const hostname = z
   .string()
   .regex(hostnamePattern, 'expected a DNS name such as acme.dialer.example.com')
   .transform((n) => n.toLowerCase().replace(/\.$/, ''));
-
-/** `30s`, `5m`, `4h`, `1d`, `250ms`, or a number of milliseconds. */
-export function parseDuration(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -517,15 +484,8 @@ export async function loadConfig(file: string): Promise<Config> {
     throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
   const config = parseConfigText(text, file);
-  configFiles.set(config, file);
+  rememberConfigFile(config, file);
   return config;
-}
-
-/** The file each loaded config came from, so a finding can name the exact command to run. */
-const configFiles = new WeakMap<Config, string>();
-
-export function configFileOf(config: Config): string | undefined {
-  return configFiles.get(config);
 }
 
 /** The schema for editors (config/schema.json); input side, so `env:NAME` and `5m` validate. */

@@ -1,7 +1,7 @@
 // Asking every vantage point about a name: the configured resolvers (RD=1) and the zone's
 // authoritative servers (RD=0; explicit in config, else found through the first resolver).
 // Shared by dns-consistency, stun-binding and sip-options so the comparison exists once.
-import { formatServerAddress, parseServerAddress, type ServerAddress } from './config.ts';
+import { formatServerAddress, parseServerAddress, type ServerAddress } from './address.ts';
 import { compareWithZone, isAnswer, sameZoneAnswer, shapeOf, type AnswerShape, type Comparison } from './compare.ts';
 import type { DnsResult, RecordType } from './net/dns.ts';
 import { normalizeName } from './net/dns.ts';

@@ -15,3 +15,12 @@ export function humanDuration(seconds: number): string {
 export function humanTime(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 }
+
+/** `30s`, `5m`, `4h`, `1d`, `250ms`, or a number of milliseconds. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}

@@ -1,5 +1,6 @@
 // Builds the DNS client from the config: per-server limits come from the resolver entry or `dns`.
-import { formatServerAddress, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
+import { formatServerAddress } from '../address.ts';
 import { UdpTcpDnsClient } from './dns.ts';
 
 export function dnsClientFromConfig(config: Config): UdpTcpDnsClient {

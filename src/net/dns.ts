@@ -7,7 +7,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet, RecordType as WireRecordType } from 'dns-packet';
-import { formatServerAddress, type ServerAddress } from '../config.ts';
+import { formatServerAddress, type ServerAddress } from '../address.ts';
 import { ServerLimiter, type Limits } from './limit.ts';
 
 export type RecordType = 'A' | 'AAAA' | 'CNAME' | 'NS' | 'SOA' | 'TXT' | 'SRV' | 'NAPTR' | 'MX' | 'PTR' | 'CAA';

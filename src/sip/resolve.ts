@@ -3,7 +3,7 @@
 // are the zone's (authoritative) when it answers, else the first resolver's; resolvers that hand
 // out something else become SIP_DNS_MISMATCH material.
 import { describeShape } from '../compare.ts';
-import { formatServerAddress } from '../config.ts';
+import { formatServerAddress } from '../address.ts';
 import { disagreements, viewName, type NameView } from '../lookup.ts';
 import type { DnsRecord, RecordType } from '../net/dns.ts';
 import { systemLookup } from '../net/sip.ts';

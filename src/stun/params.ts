@@ -1,6 +1,6 @@
 // Params shared by the STUN/TURN checks (zod 4): durations as `3s` / `500ms` / milliseconds.
 import { z } from 'zod';
-import { parseDuration } from '../config.ts';
+import { parseDuration } from '../units.ts';
 
 export const durationParam = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const parsed = parseDuration(v);

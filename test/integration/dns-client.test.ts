@@ -1,7 +1,7 @@
 // The DNS client against a hostile server on loopback: it must never crash, never believe a
 // spoofed or mismatched reply, and say which replies were malformed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseServerAddress } from '../../src/config.ts';
+import { parseServerAddress } from '../../src/address.ts';
 import { UdpTcpDnsClient, type DnsQuery } from '../../src/net/dns.ts';
 import { startHostileDns, type HostileDns } from '../lab/hostile-dns.ts';
 

@@ -1,5 +1,5 @@
 // A scripted DnsClient for unit tests of checks: answers come from a table, not the network.
-import { formatServerAddress } from '../../src/config.ts';
+import { formatServerAddress } from '../../src/address.ts';
 import type { DnsClient, DnsQuery, DnsRecord, DnsResult } from '../../src/net/dns.ts';
 
 export type Script = (q: DnsQuery & { at: string }) => DnsResult | undefined;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, parseConfigText, parseDuration, parseServerAddress, Secret } from '../../src/config.ts';
+import { ConfigError, parseConfig, parseConfigText, Secret } from '../../src/config.ts';
+import { parseDuration } from '../../src/units.ts';
+import { parseServerAddress } from '../../src/address.ts';
 
 function problemsOf(raw: unknown): string[] {
   try {
