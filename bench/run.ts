@@ -2,7 +2,7 @@
 //   DNS: 2,000 dialers × 3 resolvers × (A, AAAA) through our client, through Node's built-in
 //        resolver (c-ares) and through dnsperf (the ceiling); ratios, medians of 3 rounds.
 //   The whole audit of that fleet as the CLI runs it: wall time and peak RSS.
-//   The Lambda bundle's size and cold import time, when the bundle exists (bench/bundle.ts).
+//   The Lambda bundle's size and cold import time against a bare `node -e ''` (bench/bundle.ts).
 // Targets: ours ≥ 1.0× Node's resolver; peak RSS ≤ 150 MB.
 import { execFile, spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
@@ -117,11 +117,9 @@ async function wholeAudit(lab: DnsLab, dir: string): Promise<{ seconds: number; 
   return { seconds: r.seconds, maxRssMb: r.maxRssKb / 1024, exitCode: r.code, findings: r.findings };
 }
 
-async function bundleNumbers(): Promise<Record<string, unknown> | undefined> {
-  const file = path.join(root, 'bench/bundle.ts');
-  if (!existsSync(file)) return undefined;
-  const mod = (await import(file)) as { measureBundle?: () => Promise<Record<string, unknown>> };
-  return mod.measureBundle?.();
+async function bundleNumbers(): Promise<string> {
+  const { benchBundle, formatBundleBench } = await import('./bundle.ts');
+  return formatBundleBench(await benchBundle());
 }
 
 async function main(): Promise<void> {
@@ -163,7 +161,7 @@ async function main(): Promise<void> {
       ceiling.length ? `  ratio ours / dnsperf           ${(median(ours) / median(ceiling)).toFixed(2)}×` : '',
       `Whole audit (CLI, ${DIALERS} dialers, 3 resolvers + knot, A+AAAA): ${audit.seconds.toFixed(2)} s wall, peak RSS ${audit.maxRssMb.toFixed(1)} MB (target ≤ 150 MB), exit ${audit.exitCode}, ${audit.findings} findings`,
     ].filter(Boolean);
-    if (bundle) lines.push(`Lambda bundle: ${JSON.stringify(bundle)}`);
+    lines.push(bundle.trimEnd());
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await lab.stop();

@@ -96,7 +96,7 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the conf
       if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
       checkOnly(config, opts.only);
       const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
-      const deps = { ...realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') }), onProgress: progress(io) };
+      const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io) };
       const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
       io.stdout.write(renderReport(report, opts.format, io));
       onExit(report.summary.failed ? EXIT.findings : EXIT.ok);

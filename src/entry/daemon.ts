@@ -27,7 +27,7 @@ export interface DaemonOptions {
   json?: boolean;
   /** Where SIGTERM and SIGINT come from (the process). */
   signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
-  buildDeps?: (config: Config, log: Logger) => JobDeps;
+  buildDeps?: (config: Config, log: Logger) => JobDeps | Promise<JobDeps>;
   runJob?: typeof defaultRunJob;
   /** Called once the schedule is armed (and /healthz listens). */
   onReady?: (info: { schedule: string; healthz?: string }) => void;
@@ -84,7 +84,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const expression = config.daemon?.schedule ?? DEFAULT_SCHEDULE;
   const graceMs = config.daemon?.grace ?? DEFAULT_GRACE_MS;
   const { log, use } = switchableLogger(base);
-  const deps = (opts.buildDeps ?? realDeps)(config, log);
+  const deps = await (opts.buildDeps ?? realDeps)(config, log);
   const runJob = opts.runJob ?? defaultRunJob;
   // Fix mode comes from the config file only, as in Lambda.
   const dryRun = config.fix.mode !== 'apply';

@@ -1,16 +1,14 @@
 // The only place real clients are built (sockets, AWS SDK, SMTP); tests build their own.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Route53Client } from '@aws-sdk/client-route-53';
+// The AWS SDK and nodemailer are loaded only when the config uses them: a plain DNS audit
+// starts without them (cold start and memory matter for a job that runs every five minutes).
+import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Config } from '../config.ts';
-import { route53Fixer } from '../fix/route53.ts';
-import { route53Inventory } from '../inventory/route53.ts';
 import type { JobDeps } from '../job.ts';
 import { dnsClientFromConfig } from '../net/dns-client.ts';
 import type { MetricsSink, Notifier } from '../notify.ts';
 import { emailNotifier } from '../report/email.ts';
 import { emfSink, textfileSink } from '../report/metrics.ts';
 import { slackNotifier } from '../report/slack.ts';
-import { DynamoDbStateStore } from '../state/dynamodb-store.ts';
 import { DEFAULT_STATE_FILE, FileStateStore } from '../state/file-store.ts';
 import type { StateStore } from '../state/store.ts';
 import type { Logger } from '../types.ts';
@@ -20,7 +18,8 @@ import type { Logger } from '../types.ts';
  * own retries are off: src/net/route53.ts retries Throttling / PriorRequestNotComplete itself,
  * with a backoff bounded by the run's deadline.
  */
-export function route53ClientFor(config: Config): Route53Client {
+export async function route53ClientFor(config: Config): Promise<Route53Client> {
+  const { Route53Client } = await import('@aws-sdk/client-route-53');
   return new Route53Client({
     region: config.aws?.region ?? 'us-east-1',
     endpoint: config.aws?.endpoint,
@@ -30,9 +29,10 @@ export function route53ClientFor(config: Config): Route53Client {
 }
 
 /** DynamoDB when configured (Lambda), else the file (CLI, daemon). Nothing is read until a run notifies. */
-export function stateStoreFor(config: Config, log: Logger): StateStore {
+export async function stateStoreFor(config: Config, log: Logger): Promise<StateStore> {
   const table = config.state?.dynamodb;
   if (table) {
+    const [{ DynamoDBClient }, { DynamoDbStateStore }] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('../state/dynamodb-store.ts')]);
     const client = new DynamoDBClient({
       region: config.aws?.region ?? 'us-east-1',
       endpoint: table.endpoint ?? config.aws?.endpoint,
@@ -61,16 +61,20 @@ export function metricsFor(config: Config, writeMetricsLine: (line: string) => v
   return out;
 }
 
-export function realDeps(config: Config, log: Logger, opts: { writeMetricsLine?: (line: string) => void } = {}): JobDeps {
+export async function realDeps(config: Config, log: Logger, opts: { writeMetricsLine?: (line: string) => void } = {}): Promise<JobDeps> {
   const deps: JobDeps = {
     dns: dnsClientFromConfig(config),
     log,
-    stateStore: stateStoreFor(config, log),
+    stateStore: await stateStoreFor(config, log),
     notifiers: notifiersFor(config),
     metrics: metricsFor(config, opts.writeMetricsLine),
   };
   if (config.targets.zones.length > 0) {
-    const route53 = route53ClientFor(config);
+    const [route53, { route53Inventory }, { route53Fixer }] = await Promise.all([
+      route53ClientFor(config),
+      import('../inventory/route53.ts'),
+      import('../fix/route53.ts'),
+    ]);
     deps.inventory = (cfg, signal) => route53Inventory(cfg, route53, signal, { log });
     deps.fixer = route53Fixer(route53);
   }

@@ -38,7 +38,7 @@ export interface HandlerParts {
   /** Where log lines go (stdout in Lambda; CloudWatch parses each JSON line). */
   write: (line: string) => void;
   loadConfig: (env: NodeJS.ProcessEnv) => Promise<Config>;
-  buildDeps: (config: Config, log: Logger) => JobDeps;
+  buildDeps: (config: Config, log: Logger) => JobDeps | Promise<JobDeps>;
   runJob: typeof defaultRunJob;
   now: () => number;
 }
@@ -97,7 +97,7 @@ export function createHandler(overrides: Partial<HandlerParts> = {}) {
         throw err;
       });
       const cfg = await config;
-      deps ??= parts.buildDeps(cfg, log);
+      deps ??= await parts.buildDeps(cfg, log);
       const margin = parseDuration(parts.env.DIALER_AUDIT_SAFETY_MARGIN ?? DEFAULT_SAFETY_MARGIN_MS) ?? DEFAULT_SAFETY_MARGIN_MS;
       const budgetMs = lambdaBudgetMs(context.getRemainingTimeInMillis(), margin, cfg.run.budget);
       // Fix mode comes from the config file only: nothing in an event or the environment can force it.

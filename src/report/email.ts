@@ -2,7 +2,7 @@
 // Slack, and a thin send() over SMTP (nodemailer) with STARTTLS or implicit TLS and AUTH from
 // env: secrets, which are revealed only when the transport is built for this one message.
 import { readFile } from 'node:fs/promises';
-import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
 import type { Config } from '../config.ts';
 import type { Notifier } from '../notify.ts';
 import type { AlertItem, Notice } from '../state/policy.ts';
@@ -93,6 +93,8 @@ export async function sendEmail(message: EmailMessage, config: EmailConfig, opts
   try {
     const ca = smtp.caFile ? await readFile(smtp.caFile, 'utf8') : undefined;
     const secure = smtp.secure ?? smtp.port === 465;
+    // Loaded on first use: most runs send no email, and nodemailer is a large share of a cold start.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port,
