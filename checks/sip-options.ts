@@ -6,7 +6,7 @@ import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { CarrierConfig, Config } from '../src/config.ts';
 import { parseDuration } from '../src/units.ts';
-import { defaultSipClient, type SipClient, type SipProbeResult } from '../src/net/sip.ts';
+import { defaultSipClient, type SipProbeResult } from '../src/net/sip.ts';
 import { resolveCarrier, type DnsMismatch, type Endpoint, type Resolution } from '../src/sip/resolve.ts';
 import { hostPort, parseCarrierUri, requestUriOf, type SipTransport } from '../src/sip/uri.ts';
 import {
@@ -124,8 +124,6 @@ interface CarrierTarget extends Target {
   data: { carrier: CarrierConfig };
 }
 
-/** Context members beyond the shared ones: a SIP client (tests pass a fake through runAudit's extraContext). */
-type SipContext = CheckContext & { sip?: SipClient };
 
 const TRANSPORT_LABEL: Record<SipTransport, string> = { udp: 'UDP', tcp: 'TCP', tls: 'TLS' };
 /** Leave this much of the run budget for reporting when a probe would otherwise run into it. */
@@ -466,7 +464,7 @@ export const sipOptions: Check<Params, CarrierTarget> = {
     const carrier = target.data.carrier;
     const uri = parseCarrierUri(carrier.uri);
     if (!uri) throw new Error(`carrier ${carrier.name}: unusable uri ${carrier.uri}`); // the config schema rejects these first
-    const sip = (ctx as SipContext).sip ?? defaultSipClient;
+    const sip = ctx.sip ?? defaultSipClient;
 
     const resolution = await resolveCarrier(ctx, uri, { transports: carrier.transports, ports: carrier.ports, ipv6: p.ipv6 });
     const requestUri = requestUriOf(uri);

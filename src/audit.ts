@@ -60,8 +60,9 @@ export interface AuditDeps {
   fixer?: (input: FixerInput) => Promise<FixRecord[]>;
   /** Called after each target finishes, for progress displays. */
   onProgress?: (done: number, total: number) => void;
-  /** Extra context members for checks (e.g. STUN or SIP clients). */
-  extraContext?: Record<string, unknown>;
+  /** Scripted STUN/SIP clients for tests; real sockets when absent. */
+  stun?: CheckContext['stun'];
+  sip?: CheckContext['sip'];
 }
 
 export function newRunId(now: number): string {
@@ -150,7 +151,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
         if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
         targetCount += targets.length;
         total += targets.length;
-        const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, ...deps.extraContext };
+        const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
         const perTarget = await Promise.all(
           targets.map((target) =>
             limit(async (): Promise<Finding[]> => {

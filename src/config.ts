@@ -2,12 +2,11 @@
 // Every section of the contract lives here so the schema (and config/schema.json) is one object.
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { isIP } from 'node:net';
 import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
-import { parseServerAddress, type ServerAddress } from './address.ts';
+import { parseServerAddress } from './address.ts';
 import { rememberConfigFile } from './config-file.ts';
 import { parseDuration } from './units.ts';
 import { parseCarrierUri } from './sip/uri.ts';

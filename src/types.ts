@@ -2,6 +2,8 @@
 import type { ZodType } from 'zod';
 import type { Config } from './config.ts';
 import type { DnsClient } from './net/dns.ts';
+import type { SipClient } from './net/sip.ts';
+import type { StunClient } from './net/stun.ts';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -132,6 +134,9 @@ export interface CheckContext {
   dns: DnsClient;
   /** Per-run memo shared by all checks (the same DNS question is asked once per run). */
   cache: Map<string, Promise<unknown>>;
+  /** STUN/TURN and SIP clients; absent means real sockets (tests pass scripted ones). */
+  stun?: StunClient;
+  sip?: SipClient;
   /** Record a measurement; `check` is filled in by the runner, `target` defaults to the current one. */
   measure(m: { metric: string; value: number; target?: string; labels?: Record<string, string> }): void;
   now(): number;

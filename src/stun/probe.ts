@@ -12,9 +12,9 @@ import { STUN_CODES, type StunCode } from './codes.ts';
 import { canonicalIp, formatTransportAddress, isIpLiteral } from './codec.ts';
 import { formatIceUri, parseIceUri, withTransport, type IceUri, type StunTransport } from './uri.ts';
 
-/** The StunClient a check uses: ctx.stun when the caller passed one (deps.extraContext), else real sockets. */
+/** The StunClient a check uses: ctx.stun when the caller passed one (tests), else real sockets. */
 export function stunClientOf(ctx: CheckContext): StunClient {
-  return (ctx as CheckContext & { stun?: StunClient }).stun ?? socketStunClient;
+  return ctx.stun ?? socketStunClient;
 }
 
 export interface ProbeSettings {

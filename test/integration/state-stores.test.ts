@@ -101,8 +101,8 @@ describe('DynamoDB store (dynalite)', () => {
     const slack: Notifier = { name: 'slack', send: async (c) => void sent.push(...c.notices.map((n) => `${n.vantage}:${n.kind}`)) };
     // Act
     const results = await Promise.all([
-      notify(reportOf(east), east, { log: silentLogger, stateStore: stateStoreFor(east, silentLogger), notifiers: [slack], now: () => T0 }),
-      notify(reportOf(west), west, { log: silentLogger, stateStore: stateStoreFor(west, silentLogger), notifiers: [slack], now: () => T0 }),
+      notify(reportOf(east), east, { log: silentLogger, stateStore: await stateStoreFor(east, silentLogger), notifiers: [slack], now: () => T0 }),
+      notify(reportOf(west), west, { log: silentLogger, stateStore: await stateStoreFor(west, silentLogger), notifiers: [slack], now: () => T0 }),
     ]);
     // Assess
     vi.unstubAllEnvs();

@@ -27,7 +27,7 @@ const timeout = (p: SipProbe): Partial<SipProbeResult> => ({ outcome: 'timeout',
 
 async function audit(raw: Record<string, unknown>, sip: FakeSip, dns: Script = () => undefined) {
   const config = parseConfig(raw);
-  return runAudit(config, { dns: new FakeDns(dns), log: silentLogger, extraContext: { sip } });
+  return runAudit(config, { dns: new FakeDns(dns), log: silentLogger, sip });
 }
 
 const codes = (r: { findings: { code: string }[] }) => r.findings.map((f) => f.code).sort();

@@ -88,7 +88,7 @@ describe('stun-binding verdicts', () => {
     const stun = fakeStun((_s, t) => ok(t));
     const cfg = config([{ uri: `stun:${name}:3478` }]);
     // Act
-    const report = await runAudit(cfg, { dns, log: silentLogger, extraContext: { stun } });
+    const report = await runAudit(cfg, { dns, log: silentLogger, stun });
     // Assess
     expect(report.findings.map((f) => `${f.code} ${f.target} @${f.resolver}`)).toEqual([`STUN_DNS_MISMATCH stun:${name}:3478 @pub1`]);
     const f = report.findings[0];
@@ -102,7 +102,7 @@ describe('stun-binding verdicts', () => {
   it('a name nobody can resolve is STUN_NO_ADDRESS and nothing is probed', async () => {
     const dns = fakeDns({ '127.0.0.1:5399': {}, '127.0.0.1:5301': {}, '127.0.0.1:5302': {} });
     const stun = fakeStun((_s, t) => ok(t));
-    const report = await runAudit(config([{ uri: 'stun:gone.example.net' }]), { dns, log: silentLogger, extraContext: { stun } });
+    const report = await runAudit(config([{ uri: 'stun:gone.example.net' }]), { dns, log: silentLogger, stun });
     expect(report.findings.map((f) => `${f.code} ${f.target}`)).toEqual(['STUN_NO_ADDRESS stun:gone.example.net:3478']);
     expect(stun.probed).toEqual([]);
   });
@@ -117,7 +117,7 @@ describe('stun-binding verdicts', () => {
     });
     const cfg = config([{ uri: 'stun:192.0.2.1', transports: ['udp', 'tcp', 'tls'] }]);
     // Act
-    const report = await runAudit(cfg, { dns, log: silentLogger, extraContext: { stun } });
+    const report = await runAudit(cfg, { dns, log: silentLogger, stun });
     // Assess
     const byCode = Object.fromEntries(report.findings.map((f) => [f.code, f]));
     expect(report.findings.map((f) => `${f.code} ${f.target}`).sort()).toEqual([
@@ -138,7 +138,7 @@ describe('stun-binding verdicts', () => {
     const dns = fakeDns({});
     const stun = fakeStun((_s, t) => ({ ...ok(t, 1600, '203.0.113.50'), retransmissions: 2, rttMs: 100 }));
     const cfg = config([{ uri: 'stun:192.0.2.1' }], { slowAfter: '1s', expectMappedAddress: '203.0.113.10' });
-    const report = await runAudit(cfg, { dns, log: silentLogger, extraContext: { stun } });
+    const report = await runAudit(cfg, { dns, log: silentLogger, stun });
     const byCode = Object.fromEntries(report.findings.map((f) => [f.code, f]));
     expect(Object.keys(byCode).sort()).toEqual(['STUN_MAPPED_ADDRESS_MISMATCH', 'STUN_SLOW']);
     expect(byCode.STUN_SLOW.message).toBe('stun:192.0.2.1:3478 answered over UDP only after 1600 ms and 2 retransmissions (slowAfter 1000 ms)');
