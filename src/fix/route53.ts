@@ -11,6 +11,7 @@ import { bareId } from '../names.ts';
 import { callRoute53, listAllRecordSets, readRecordSets, Route53Error, type Route53CallOptions } from '../net/route53.ts';
 import type { FixRecord, InventoryZone, RecordSet } from '../types.ts';
 import { batchUpserts, fixKey, planFixes, sameRecordSet, withTtl, ROUTE53_BATCH_LIMITS } from './plan.ts';
+import { sleep } from '../net/limit.ts';
 
 export interface Route53FixerOptions {
   now?: () => number;
@@ -32,21 +33,6 @@ const PAGE_SIZE = 300;
 interface Submitted {
   changeId: string;
   fixes: FixRecord[];
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function setStatus(fixes: FixRecord[], status: FixRecord['status'], reason?: string, changeId?: string): void {

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { bareId, normalizeRoute53Name } from '../names.ts';
 import type { Logger, RecordSet } from '../types.ts';
+import { sleep } from './limit.ts';
 
 /** Codes AWS documents as "slow down / try again": Route 53's 5 requests/s and its one-change-at-a-time rule. */
 const RETRYABLE_CODES = new Set([
@@ -72,21 +73,6 @@ export function isRetryable(err: unknown): boolean {
   if (code === 'AbortError') return false;
   if (RETRYABLE_CODES.has(code) || RETRYABLE_NETWORK.has(code)) return true;
   return (e?.$metadata?.httpStatusCode ?? 0) >= 500;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

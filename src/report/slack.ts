@@ -6,6 +6,7 @@ import type { Notice } from '../state/policy.ts';
 import type { Severity } from '../types.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';
 import { describeError, redact } from './redact.ts';
+import { sleep } from '../net/limit.ts';
 
 /** Slack's documented limits for Block Kit messages. */
 export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, headerText: 150, contextElements: 10, fallbackText: 4000 } as const;
@@ -168,19 +169,9 @@ export class SlackError extends Error {
   override name = 'SlackError';
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new SlackError('no time left to retry'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new SlackError('no time left to retry'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits before a retry; the run's end (the signal) turns the wait into a failure. */
+async function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!(await sleep(ms, signal))) throw new SlackError('no time left to retry');
 }
 
 /** Seconds or an HTTP date; undefined when absent or unreadable. */
