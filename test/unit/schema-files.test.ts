@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema, loadConfig } from '../../src/config.ts';
+import { STARTER_CONFIG } from '../../src/entry/starter.ts';
 import { reportJsonSchema } from '../../src/report/json.ts';
 
 const read = (name: string) => JSON.parse(readFileSync(new URL(`../../config/${name}`, import.meta.url), 'utf8'));
@@ -15,7 +16,8 @@ describe('generated schema files', () => {
     expect(read('report.schema.json')).toEqual(JSON.parse(JSON.stringify(reportJsonSchema())));
   });
 
-  it('config/example.yaml is a valid config', async () => {
+  it('config/example.yaml is what `dialer-audit init` writes, and valid', async () => {
+    expect(readFileSync(new URL('../../config/example.yaml', import.meta.url), 'utf8')).toBe(STARTER_CONFIG);
     const config = await loadConfig(new URL('../../config/example.yaml', import.meta.url).pathname);
     expect(config.resolvers.map((r) => r.name)).toEqual(['google', 'cloudflare', 'quad9', 'opendns']);
   });
