@@ -128,6 +128,7 @@ async function main(): Promise<void> {
   const lab = await startDnsLab({
     dir,
     prefix: '127.59.0',
+    fallbackPrefixes: ['127.59.1', '127.59.2', '127.59.3'],
     records: names.map((name, i) => ({ name, type: 'A', ttl: 3600, values: [`127.62.${Math.floor(i / 250)}.${(i % 250) + 1}`] })),
   });
   try {

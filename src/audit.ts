@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import { checkRegistry } from '../checks/index.ts';
 import type { Config } from './config.ts';
 import { staticInventory } from './inventory/static.ts';
+import { BoundedCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
 import type { Check, CheckContext, CheckSummary, Finding, FixRecord, Inventory, Logger, Measurement, Report, Target } from './types.ts';
 import { SEVERITY_RANK } from './types.ts';
@@ -64,6 +65,12 @@ export interface AuditDeps {
   stun?: CheckContext['stun'];
   sip?: CheckContext['sip'];
 }
+
+/**
+ * How many answers a run keeps for reuse. Checks of one name run close together (see the task
+ * order), so a few thousand suffice however large the fleet, and memory stays flat.
+ */
+const RUN_CACHE_ENTRIES = 4096;
 
 export function newRunId(now: number): string {
   return `${new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
@@ -127,67 +134,91 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: problem, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
     }
 
-    const cache = new Map<string, Promise<unknown>>();
+    const cache = new BoundedCache<Promise<unknown>>(RUN_CACHE_ENTRIES);
     const limit = pLimit(config.run.concurrency);
     const budgetSpent = new Promise<'timeout'>((resolve) => {
       if (signal.aborted) resolve('timeout');
       signal.addEventListener('abort', () => resolve('timeout'), { once: true });
     });
 
+    interface Planned {
+      check: Check<unknown, Target>;
+      params: unknown;
+      targets: Target[];
+      results: Finding[][];
+      started: number;
+      finished: number;
+    }
+    const planned: Planned[] = [];
+    for (const check of enabledChecks(config, opts.only)) {
+      const params = config.checks[check.id];
+      const started = now();
+      let targets: Target[];
+      try {
+        targets = check.targets(inventory, params, config);
+      } catch (err) {
+        findings.push(checkError(check.id, check.id, `could not list targets: ${(err as Error).message}`));
+        summaries[check.id] = { targets: 0, findings: 1, errors: 1, durationMs: now() - started };
+        continue;
+      }
+      if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
+      planned.push({ check, params, targets, results: [], started, finished: started });
+    }
+    // Target-major order: every check's work on one name runs close together, so what one check
+    // asked about a name is still in the bounded per-run cache when the next check asks again.
+    const tasks = planned
+      .flatMap((plan) => plan.targets.map((target, index) => ({ plan, target, index })))
+      .sort((a, b) => a.target.name.localeCompare(b.target.name));
+    targetCount = tasks.length;
     let done = 0;
-    let total = 0;
+    const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
+
     await Promise.all(
-      enabledChecks(config, opts.only).map(async (check) => {
-        const params = config.checks[check.id];
-        const checkStarted = now();
-        let targets: Target[];
-        try {
-          targets = check.targets(inventory, params, config);
-        } catch (err) {
-          findings.push(checkError(check.id, check.id, `could not list targets: ${(err as Error).message}`));
-          summaries[check.id] = { targets: 0, findings: 1, errors: 1, durationMs: now() - checkStarted };
-          return;
-        }
-        if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
-        targetCount += targets.length;
-        total += targets.length;
-        const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
-        const perTarget = await Promise.all(
-          targets.map((target) =>
-            limit(async (): Promise<Finding[]> => {
-              const ctx: CheckContext = {
-                ...baseCtx,
-                measure: (m) => measurements.push({ check: check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels }),
-              };
-              if (signal.aborted) return [checkError(check.id, target.name, `not run: the run budget of ${budgetMs / 1000} s was spent first`)];
-              try {
-                const outcome = await Promise.race([check.run(target, params, ctx), budgetSpent]).finally(() => deps.onProgress?.(++done, total));
-                if (outcome === 'timeout') return [checkError(check.id, target.name, `did not finish within the run budget of ${budgetMs / 1000} s`)];
-                return outcome.map((f) => ({ ...f, check: f.check || check.id }));
-              } catch (err) {
-                deps.log.error('check crashed', { check: check.id, target: target.name, error: (err as Error).stack ?? String(err) });
-                return [checkError(check.id, target.name, `crashed: ${(err as Error).message}`)];
-              }
-            }),
-          ),
-        );
-        let own = perTarget.flat();
-        if (check.aggregate) {
-          try {
-            own = check.aggregate(own, targets, params, config);
-          } catch (err) {
-            own.push(checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`));
-          }
-        }
-        findings.push(...own);
-        summaries[check.id] = {
-          targets: targets.length,
-          findings: own.length,
-          errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
-          durationMs: now() - checkStarted,
-        };
-      }),
+      tasks.map(({ plan, target, index }) =>
+        limit(async (): Promise<void> => {
+          const { check, params } = plan;
+          const ctx: CheckContext = {
+            ...baseCtx,
+            measure: (m) => measurements.push({ check: check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels }),
+          };
+          plan.results[index] = await runOne(check, target, params, ctx);
+          plan.finished = now();
+          deps.onProgress?.(++done, tasks.length);
+        }),
+      ),
     );
+
+    for (const plan of planned) {
+      const { check, params, targets } = plan;
+      let own = plan.results.flat();
+      if (check.aggregate) {
+        try {
+          own = check.aggregate(own, targets, params, config);
+        } catch (err) {
+          own.push(checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`));
+        }
+      }
+      findings.push(...own);
+      summaries[check.id] = {
+        targets: targets.length,
+        findings: own.length,
+        errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
+        durationMs: plan.finished - plan.started,
+      };
+    }
+
+    /** One check on one target: its findings, or a CHECK_ERROR when it crashes or the budget ends first. */
+    async function runOne(check: Check<unknown, Target>, target: Target, params: unknown, ctx: CheckContext): Promise<Finding[]> {
+      if (signal.aborted) return [checkError(check.id, target.name, `not run: the run budget of ${budgetMs / 1000} s was spent first`)];
+      try {
+        const outcome = await Promise.race([check.run(target, params, ctx), budgetSpent]);
+        if (outcome === 'timeout') return [checkError(check.id, target.name, `did not finish within the run budget of ${budgetMs / 1000} s`)];
+        return outcome.map((f) => ({ ...f, check: f.check || check.id }));
+      } catch (err) {
+        deps.log.error('check crashed', { check: check.id, target: target.name, error: (err as Error).stack ?? String(err) });
+        return [checkError(check.id, target.name, `crashed: ${(err as Error).message}`)];
+      }
+    }
 
     if (config.run.vantage) for (const f of findings) f.vantage = config.run.vantage;
     findings.sort(bySeverityThenName);
