@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
-import type { Answer, Packet, RecordType as WireRecordType } from 'dns-packet';
+import type { Answer, Packet } from 'dns-packet';
 import { formatServerAddress, type ServerAddress } from '../address.ts';
 import { ServerLimiter, type Limits } from './limit.ts';
 
@@ -132,14 +132,41 @@ function toRecord(a: Answer): DnsRecord | undefined {
   }
 }
 
+const TYPE_CODES: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, CAA: 257 };
+
+/**
+ * The query on the wire: header, one question (class IN) and an EDNS0 OPT record. Written by
+ * hand because it is the same 30-odd bytes every time and dns-packet's general encoder was a
+ * sixth of the client's CPU time; a unit test checks it against dns-packet's decoder.
+ */
+export function encodeQuery(id: number, name: string, type: RecordType, recursionDesired: boolean, ednsBufferSize: number): Buffer {
+  const labels = name.replace(/\.$/, '').split('.').filter((l) => l !== '');
+  const qnameLength = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l), 1);
+  if (qnameLength > 255 || labels.some((l) => Buffer.byteLength(l) > 63)) throw new RangeError(`not a valid DNS name: ${name}`);
+  const buf = Buffer.alloc(12 + qnameLength + 4 + 11);
+  buf.writeUInt16BE(id, 0);
+  buf.writeUInt16BE(recursionDesired ? 0x0100 : 0, 2);
+  buf.writeUInt16BE(1, 4); // QDCOUNT
+  buf.writeUInt16BE(1, 10); // ARCOUNT: the OPT record
+  let at = 12;
+  for (const label of labels) {
+    const length = buf.write(label, at + 1, 'utf8');
+    buf[at] = length;
+    at += 1 + length;
+  }
+  buf[at++] = 0;
+  buf.writeUInt16BE(TYPE_CODES[type], at);
+  buf.writeUInt16BE(1, at + 2); // class IN
+  at += 4;
+  // OPT: root name, type 41, class = UDP payload size, TTL = extended rcode/version/flags 0, no data.
+  buf[at] = 0;
+  buf.writeUInt16BE(41, at + 1);
+  buf.writeUInt16BE(ednsBufferSize, at + 3);
+  return buf;
+}
+
 function buildQuery(id: number, q: DnsQuery, ednsBufferSize: number): Buffer {
-  return dnsPacket.encode({
-    type: 'query',
-    id,
-    flags: q.recursionDesired ? dnsPacket.RECURSION_DESIRED : 0,
-    questions: [{ type: q.type as WireRecordType, name: q.name, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: ednsBufferSize, flags: 0, options: [] } as unknown as Answer],
-  });
+  return encodeQuery(id, q.name, q.type, q.recursionDesired, ednsBufferSize);
 }
 
 type Verdict =
