@@ -62,7 +62,8 @@ export interface DnsClientOptions {
 }
 
 export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
 /** Canonical IPv6 text (RFC 5952): lower case, longest zero run compressed. */
@@ -143,10 +144,13 @@ export function encodeQuery(id: number, name: string, type: RecordType, recursio
   const labels = name.replace(/\.$/, '').split('.').filter((l) => l !== '');
   const qnameLength = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l), 1);
   if (qnameLength > 255 || labels.some((l) => Buffer.byteLength(l) > 63)) throw new RangeError(`not a valid DNS name: ${name}`);
-  const buf = Buffer.alloc(12 + qnameLength + 4 + 11);
+  // allocUnsafe draws from Node's shared pool (Buffer.alloc makes a new ArrayBuffer each time, which
+  // the garbage collector pays for); every byte is written below.
+  const buf = Buffer.allocUnsafe(12 + qnameLength + 4 + 11);
   buf.writeUInt16BE(id, 0);
   buf.writeUInt16BE(recursionDesired ? 0x0100 : 0, 2);
   buf.writeUInt16BE(1, 4); // QDCOUNT
+  buf.writeUInt32BE(0, 6); // ANCOUNT, NSCOUNT
   buf.writeUInt16BE(1, 10); // ARCOUNT: the OPT record
   let at = 12;
   for (const label of labels) {
@@ -162,6 +166,8 @@ export function encodeQuery(id: number, name: string, type: RecordType, recursio
   buf[at] = 0;
   buf.writeUInt16BE(41, at + 1);
   buf.writeUInt16BE(ednsBufferSize, at + 3);
+  buf.writeUInt32BE(0, at + 5);
+  buf.writeUInt16BE(0, at + 9);
   return buf;
 }
 
@@ -212,35 +218,46 @@ type AttemptResult =
   | { ok: true; packet: Packet; bytes: number }
   | { ok: false; kind: DnsFailureKind; detail: string };
 
+/** Per-server politeness and sockets; looked up once per query, so kept cheap. */
+interface ServerState {
+  limiter: ServerLimiter;
+  pool: UdpPool;
+}
+
 export class UdpTcpDnsClient implements DnsClient {
-  private readonly limiters = new Map<string, ServerLimiter>();
-  private readonly pools = new Map<string, UdpPool>();
+  private readonly servers = new Map<string, ServerState>();
+  /** The config hands the same address object to every query of a server: no key to build. */
+  private byObject = new WeakMap<ServerAddress, ServerState>();
 
   constructor(private readonly options: DnsClientOptions) {}
 
-  private perServer<T>(map: Map<string, T>, server: ServerAddress, make: () => T): T {
+  private serverState(server: ServerAddress): ServerState {
+    let state = this.byObject.get(server);
+    if (state) return state;
     const key = formatServerAddress(server);
-    let value = map.get(key);
-    if (!value) {
-      value = make();
-      map.set(key, value);
+    state = this.servers.get(key);
+    if (!state) {
+      const limits = this.options.limitsFor(server);
+      state = { limiter: new ServerLimiter(limits), pool: new UdpPool(server, Math.min(8, Math.max(1, Math.ceil(limits.concurrency / 8)))) };
+      this.servers.set(key, state);
     }
-    return value;
+    this.byObject.set(server, state);
+    return state;
   }
 
   /** Closes the pooled sockets (a daemon between runs, tests); later queries open new ones. */
   close(): void {
-    for (const pool of this.pools.values()) pool.close();
-    this.pools.clear();
+    for (const state of this.servers.values()) state.pool.close();
+    this.servers.clear();
+    this.byObject = new WeakMap();
   }
 
   async query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
-    const limits = this.options.limitsFor(q.server);
-    const release = await this.perServer(this.limiters, q.server, () => new ServerLimiter(limits)).acquire(signal);
+    const state = this.serverState(q.server);
+    const release = await state.limiter.acquire(signal);
     if (!release) return { ok: false, kind: 'aborted', detail: 'the run budget was spent before the query was sent', attempts: 0 };
     try {
-      const pool = this.perServer(this.pools, q.server, () => new UdpPool(q.server, Math.min(8, Math.max(1, Math.ceil(limits.concurrency / 8)))));
-      return await this.queryWithRetries(pool, q, signal);
+      return await this.queryWithRetries(state.pool, q, signal);
     } finally {
       release();
     }
@@ -248,13 +265,7 @@ export class UdpTcpDnsClient implements DnsClient {
 
   private async queryWithRetries(pool: UdpPool, q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
     const started = performance.now();
-    // Encoded once; each attempt gets a copy with its own random id.
-    const template = buildQuery(0, q, this.options.ednsBufferSize);
-    const withId = (id: number) => {
-      const copy = Buffer.from(template);
-      copy.writeUInt16BE(id, 0);
-      return copy;
-    };
+    const withId = (id: number) => buildQuery(id, q, this.options.ednsBufferSize);
     const failures: string[] = [];
     let malformed: string | undefined;
     let refused = 0;
@@ -334,7 +345,10 @@ class UdpChannel {
   retired = false;
   private closed = false;
 
+  private readonly canonicalHost: string;
+
   constructor(private readonly server: ServerAddress) {
+    this.canonicalHost = normalizeIPv6(server.host);
     this.socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // Idle sockets must not keep the process alive; pending queries hold their own timers.
@@ -399,7 +413,7 @@ class UdpChannel {
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     // A connected socket already drops other peers; the check stays in case the kernel does not.
-    if (normalizeIPv6(rinfo.address) !== normalizeIPv6(this.server.host) || rinfo.port !== this.server.port) return;
+    if (rinfo.port !== this.server.port || (rinfo.address !== this.server.host && normalizeIPv6(rinfo.address) !== this.canonicalHost)) return;
     const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
     const pending = this.pending.get(id);
     if (!pending) {
