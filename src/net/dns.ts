@@ -265,14 +265,14 @@ export class UdpTcpDnsClient implements DnsClient {
 
   private async queryWithRetries(pool: UdpPool, q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
     const started = performance.now();
-    const withId = (id: number) => buildQuery(id, q, this.options.ednsBufferSize);
-    const failures: string[] = [];
+    // Built only when an attempt fails: the common case allocates nothing here.
+    let failures: string[] | undefined;
     let malformed: string | undefined;
     let refused = 0;
     const maxAttempts = this.options.retries + 1;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal?.aborted) return { ok: false, kind: 'aborted', detail: 'the run budget was spent', attempts: attempt - 1 };
-      const udp = await pool.exchange(q, withId, this.options.timeoutMs, signal);
+      const udp = await pool.exchange(q, this.options.ednsBufferSize, this.options.timeoutMs, signal);
       if (udp.ok) {
         const tc = ((udp.packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0;
         if (!tc) return { ok: true, response: toResponse(udp.packet, 'udp', performance.now() - started, attempt, udp.bytes) };
@@ -280,14 +280,14 @@ export class UdpTcpDnsClient implements DnsClient {
         const tcpId = randomInt(0, 65536);
         const tcp = await tcpAttempt(q, tcpId, buildQuery(tcpId, q, this.options.ednsBufferSize), this.options.timeoutMs, signal);
         if (tcp.ok) return { ok: true, response: toResponse(tcp.packet, 'tcp', performance.now() - started, attempt, tcp.bytes) };
-        failures.push(`tcp after truncation: ${tcp.detail}`);
+        (failures ??= []).push(`tcp after truncation: ${tcp.detail}`);
         if (tcp.kind === 'malformed') malformed = tcp.detail;
         continue;
       }
       if (udp.kind === 'aborted') return { ok: false, kind: 'aborted', detail: udp.detail, attempts: attempt };
       if (udp.kind === 'malformed') malformed = udp.detail;
       if (udp.kind === 'refused') refused++;
-      failures.push(udp.detail);
+      (failures ??= []).push(udp.detail);
     }
     if (malformed) return { ok: false, kind: 'malformed', detail: malformed, attempts: maxAttempts };
     if (refused === maxAttempts) {
@@ -297,12 +297,26 @@ export class UdpTcpDnsClient implements DnsClient {
   }
 }
 
-interface PendingQuery {
-  q: DnsQuery;
-  finish(r: AttemptResult): void;
+/** One attempt waiting on a channel; its deadline is swept by the channel's single timer. */
+class PendingQuery {
   /** Datagrams from the server on this socket that answered nothing we asked, while we waited. */
   garbage?: string;
-  garbageCount: number;
+  garbageCount = 0;
+  onAbort?: () => void;
+
+  constructor(
+    readonly id: number,
+    readonly q: DnsQuery,
+    readonly deadline: number,
+    readonly resolve: (r: AttemptResult) => void,
+    readonly signal?: AbortSignal,
+  ) {}
+
+  expiredResult(): AttemptResult {
+    if (!this.garbage) return { ok: false, kind: 'timeout', detail: 'timed out' };
+    const n = this.garbageCount;
+    return { ok: false, kind: 'malformed', detail: `no valid reply; ${n} datagram${n === 1 ? '' : 's'} from the server did not answer our query (${this.garbage})` };
+  }
 }
 
 /** After this many queries a socket is retired and a new one (new random port) takes its place. */
@@ -323,14 +337,14 @@ class UdpPool {
     for (const c of this.channels) c.close();
   }
 
-  exchange(q: DnsQuery, build: (id: number) => Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+  exchange(q: DnsQuery, ednsBufferSize: number, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
     let channel = this.channels[this.next % this.size];
     if (!channel || channel.retired) {
       channel = new UdpChannel(this.server);
       this.channels[this.next % this.size] = channel;
     }
     this.next++;
-    return channel.exchange(q, build, timeoutMs, signal);
+    return channel.exchange(q, ednsBufferSize, timeoutMs, signal);
   }
 }
 
@@ -341,6 +355,7 @@ class UdpChannel {
   private readonly expired = new Set<number>();
   private readonly connected: Promise<Error | undefined>;
   private isConnected = false;
+  private sweepTimer?: NodeJS.Timeout;
   private uses = 0;
   retired = false;
   private closed = false;
@@ -360,7 +375,7 @@ class UdpChannel {
       const result: AttemptResult =
         err.code === 'ECONNREFUSED' ? { ok: false, kind: 'refused', detail: 'port unreachable' } : { ok: false, kind: 'timeout', detail: `socket error ${err.code ?? err.message}` };
       this.retired = true;
-      for (const p of [...this.pending.values()]) p.finish(result);
+      for (const p of [...this.pending.values()]) this.finish(p, result);
       this.closeIfIdle();
     });
     // Port 0: the kernel picks a random ephemeral source port for this socket.
@@ -375,40 +390,60 @@ class UdpChannel {
     });
   }
 
-  async exchange(q: DnsQuery, build: (id: number) => Buffer, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+  exchange(q: DnsQuery, ednsBufferSize: number, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
     if (++this.uses >= QUERIES_PER_SOCKET) this.retired = true;
     let id = randomInt(0, 65536);
     while (this.pending.has(id) || this.expired.has(id)) id = randomInt(0, 65536);
     const result = new Promise<AttemptResult>((resolve) => {
-      const pending: PendingQuery = {
-        q,
-        garbageCount: 0,
-        finish: (r) => {
-          if (this.pending.get(id) !== pending) return;
-          this.pending.delete(id);
-          if (!r.ok) this.expired.add(id);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          resolve(r);
-          this.closeIfIdle();
-        },
-      };
-      const onAbort = () => pending.finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
-      const timer = setTimeout(() => {
-        if (pending.garbage) {
-          const n = pending.garbageCount;
-          pending.finish({ ok: false, kind: 'malformed', detail: `no valid reply; ${n} datagram${n === 1 ? '' : 's'} from the server did not answer our query (${pending.garbage})` });
-        } else {
-          pending.finish({ ok: false, kind: 'timeout', detail: 'timed out' });
-        }
-      }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const pending = new PendingQuery(id, q, performance.now() + timeoutMs, resolve, signal);
+      if (signal) {
+        pending.onAbort = () => this.finish(pending, { ok: false, kind: 'aborted', detail: 'the run budget was spent' });
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
       this.pending.set(id, pending);
+      this.armSweep();
     });
-    const connectError = this.isConnected ? undefined : await this.connected;
     // No send callback: on a connected socket a failed send surfaces as the socket's 'error'.
-    if (connectError === undefined && this.pending.has(id) && !this.closed) this.socket.send(build(id));
+    const send = () => {
+      if (this.pending.has(id) && !this.closed) this.socket.send(buildQuery(id, q, ednsBufferSize));
+    };
+    if (this.isConnected) send();
+    else void this.connected.then((err) => err === undefined && send());
     return result;
+  }
+
+  private finish(pending: PendingQuery, r: AttemptResult): void {
+    if (this.pending.get(pending.id) !== pending) return;
+    this.pending.delete(pending.id);
+    if (!r.ok) this.expired.add(pending.id);
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    // Nothing left to time out: the timer must not hold the process open.
+    if (this.pending.size === 0 && this.sweepTimer) {
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+    pending.resolve(r);
+    this.closeIfIdle();
+  }
+
+  /**
+   * One timer per socket instead of one per query: attempts share a timeout, so the oldest
+   * pending attempt (first in the Map's insertion order) always has the nearest deadline.
+   */
+  private armSweep(): void {
+    if (this.sweepTimer || this.pending.size === 0) return;
+    const oldest = this.pending.values().next().value as PendingQuery;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, oldest.deadline - performance.now()));
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = performance.now();
+    for (const pending of [...this.pending.values()]) {
+      if (pending.deadline > now) break;
+      this.finish(pending, pending.expiredResult());
+    }
+    this.armSweep();
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -426,8 +461,8 @@ class UdpChannel {
       return;
     }
     const verdict = judgeReply(msg, id, pending.q);
-    if (verdict.kind === 'reply') pending.finish({ ok: true, packet: verdict.packet, bytes: msg.length });
-    else if (verdict.kind === 'malformed') pending.finish({ ok: false, kind: 'malformed', detail: verdict.detail });
+    if (verdict.kind === 'reply') this.finish(pending, { ok: true, packet: verdict.packet, bytes: msg.length });
+    else if (verdict.kind === 'malformed') this.finish(pending, { ok: false, kind: 'malformed', detail: verdict.detail });
     else {
       pending.garbageCount++;
       pending.garbage = verdict.why;
@@ -436,13 +471,15 @@ class UdpChannel {
 
   close(): void {
     this.retired = true;
-    for (const p of [...this.pending.values()]) p.finish({ ok: false, kind: 'aborted', detail: 'the client was closed' });
+    for (const p of [...this.pending.values()]) this.finish(p, { ok: false, kind: 'aborted', detail: 'the client was closed' });
     this.closeIfIdle();
   }
 
   private closeIfIdle(): void {
     if (this.retired && !this.closed && this.pending.size === 0) {
       this.closed = true;
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
       this.socket.close();
     }
   }
