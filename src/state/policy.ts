@@ -59,22 +59,11 @@ export function emptyState(): AlertState {
   return { schemaVersion: 1, entries: {}, reporters: {} };
 }
 
-/** A problem as notices and digests show it. */
-export interface AlertItem {
-  fingerprint: string;
-  check: string;
-  target: string;
-  code: string;
-  resolver?: string;
-  vantage?: string;
-  severity: Severity;
-  message: string;
-  firstStep?: string;
-  firstSeen: string;
-  lastSeen: string;
-  firingSince?: string;
-  consecutiveFailures: number;
-}
+/** A problem as notices and digests show it: an entry's public part, with its fingerprint. */
+export type AlertItem = Pick<
+  AlertEntry,
+  'check' | 'target' | 'code' | 'resolver' | 'vantage' | 'severity' | 'message' | 'firstStep' | 'firstSeen' | 'lastSeen' | 'firingSince' | 'consecutiveFailures'
+> & { fingerprint: string };
 
 export type NoticeKind = 'problem' | 'severity-changed' | 'reminder' | 'resolved';
 

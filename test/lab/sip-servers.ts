@@ -122,6 +122,11 @@ export async function startNodeUas(o: UasOptions): Promise<LabServer> {
     o.transport === 'tls'
       ? tls.createServer({ cert: o.certificate?.cert, key: o.certificate?.key }, onConnection)
       : net.createServer(onConnection);
+  return listenStream(server, sockets, o, () => received);
+}
+
+/** Listen, and on stop() drop every open connection so close() does not wait for clients. */
+async function listenStream(server: net.Server, sockets: Set<net.Socket>, o: { address: string; port: number }, received: () => number): Promise<LabServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.address, () => resolve());
@@ -129,7 +134,7 @@ export async function startNodeUas(o: UasOptions): Promise<LabServer> {
   return {
     address: o.address,
     port: o.port,
-    received: () => received,
+    received,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -180,18 +185,5 @@ export async function startGarbageServer(o: GarbageOptions): Promise<LabServer> 
       socket.write(payload);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.address, () => resolve());
-  });
-  return {
-    address: o.address,
-    port: o.port,
-    received: () => received,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listenStream(server, sockets, o, () => received);
 }
