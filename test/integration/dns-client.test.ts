@@ -94,3 +94,24 @@ describe('DNS client against a hostile server', () => {
     expect(Math.max(...seen.map((s) => s.id)) - Math.min(...seen.map((s) => s.id))).toBeGreaterThan(50_000);
   });
 });
+
+describe('DNS client with a name it cannot ask', () => {
+  it('rejects that one query and keeps serving the others', async () => {
+    // Prepare: one worker slot, so the bad query is started from the good one's completion.
+    const hostile = await startHostileDns('127.66.0.4', 5353);
+    const oneSlot = new UdpTcpDnsClient({ timeoutMs: 300, retries: 0, ednsBufferSize: 1232, limitsFor: () => ({ qps: 1000, concurrency: 1 }) });
+    const server = parseServerAddress(hostile.address, 53)!;
+    try {
+      // Act
+      const good = oneSlot.query({ server, name: 'ok.hostile.test', type: 'A', recursionDesired: true });
+      const bad = oneSlot.query({ server, name: `${'x'.repeat(64)}.hostile.test`, type: 'A', recursionDesired: true });
+      const after = oneSlot.query({ server, name: 'ok.hostile.test', type: 'A', recursionDesired: true });
+      // Assess
+      expect((await good).ok).toBe(true);
+      await expect(bad).rejects.toThrow(/not a valid DNS name/);
+      expect((await after).ok).toBe(true);
+    } finally {
+      await hostile.stop();
+    }
+  });
+});
