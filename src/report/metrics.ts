@@ -1,10 +1,10 @@
 // Metrics of a run, as the Prometheus text exposition format (`--format prom`, or a textfile
 // for node_exporter) and as CloudWatch Embedded Metric Format log lines (native to Lambda).
 // Pure formatters from the Report; the only I/O is writeTextfile() and the EMF line writer.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { MetricsSink } from '../notify.ts';
+import { writeFileAtomic } from '../state/atomic-write.ts';
 import type { Measurement, Report } from '../types.ts';
 
 export const METRIC_PREFIX = 'dialer_audit_';
@@ -199,20 +199,12 @@ export function formatEmf(report: Report, namespace = 'DialerAudit'): string[] {
 /** Write the textfile atomically: node_exporter reads only *.prom, so the temp file is never half-read. */
 export async function writeTextfile(file: string, text: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await writeFileAtomic(file, text, 0o644);
   } catch (err) {
-    await rm(temp, { force: true });
     throw new Error(`prometheus textfile ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+
 }
 
 /** EMF lines for CloudWatch (Lambda picks them out of its log stream). */

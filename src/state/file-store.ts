@@ -2,11 +2,11 @@
 // rename), so a crash leaves either the old or the new state, never half of one. A lock file
 // (O_EXCL) makes the revision check and the rename one step, so a CLI run next to the daemon
 // cannot lose the daemon's update.
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../types.ts';
 import type { AlertState } from './policy.ts';
+import { writeFileAtomic } from './atomic-write.ts';
 import { emptyState, parseState, serializeState, type StateStore, type Versioned } from './store.ts';
 
 export const DEFAULT_STATE_FILE = '.dialer-audit/state.json';
@@ -63,19 +63,10 @@ export class FileStateStore implements StateStore {
     const release = await this.#lock();
     try {
       if ((await this.#storedRevision()) !== revision) return false;
-      const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       const content = `{"revision":${revision + 1},"state":${serializeState(state)}}\n`;
       try {
-        const handle = await open(temp, 'wx', 0o600);
-        try {
-          await handle.writeFile(content, 'utf8');
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temp, this.file);
+        await writeFileAtomic(this.file, content, 0o600);
       } catch (err) {
-        await rm(temp, { force: true });
         throw new Error(`${this.description}: cannot write (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       }
       await syncDirectory(path.dirname(this.file));
