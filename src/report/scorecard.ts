@@ -2,6 +2,7 @@
 // (p50/p95 RTT) and how many timed out, computed from a report's measurements. The text and
 // Markdown reporters print it as a table; the metrics reporter exports the same measurements.
 import type { Measurement } from '../types.ts';
+import { escapeCell } from './common.ts';
 
 export const SCORECARD_CHECK = 'sip-options';
 
@@ -105,13 +106,12 @@ export function formatScorecardText(measurements: Measurement[]): string {
 export function formatScorecardMarkdown(measurements: Measurement[]): string {
   const rows = scorecard(measurements);
   if (rows.length === 0) return '';
-  const escape = (s: string) => s.replace(/\|/g, '\\|');
   return [
     '### Carrier scorecard',
     '',
     `| ${HEADINGS.join(' | ')} |`,
     '|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${cells(r).map(escape).join(' | ')} |`),
+    ...rows.map((r) => `| ${cells(r).map(escapeCell).join(' | ')} |`),
     '',
   ].join('\n');
 }
