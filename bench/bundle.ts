@@ -14,6 +14,8 @@ export interface BundleBench {
   /** The entry file alone (what a cold start parses before the first invocation). */
   entryBytes: number;
   files: number;
+  /** The Node that imported it (the bench's own, e.g. v24.x: the Lambda runtime's line). */
+  node: string;
   repetitions: number;
   /** Median wall time of `node -e "await import(bundle)"`. */
   importProcessMs: number;
@@ -99,6 +101,7 @@ export async function benchBundle(opts: { repetitions?: number; bundle?: { entry
       bytes: built.bytes,
       entryBytes: built.entryBytes,
       files: built.files,
+      node: process.version,
       repetitions,
       importProcessMs: Math.round(importProcessMs),
       baselineProcessMs: Math.round(baselineProcessMs),
@@ -117,7 +120,7 @@ export async function benchBundle(opts: { repetitions?: number; bundle?: { entry
 export function formatBundleBench(b: BundleBench): string {
   return (
     `lambda bundle: ${(b.bytes / 1024).toFixed(0)} KiB in ${b.files} files (entry ${(b.entryBytes / 1024).toFixed(0)} KiB; target ≤ ${b.targets.maxBytes / 1024 / 1024} MB ${b.targets.bytesOk ? 'ok' : 'OVER'}), ` +
-    `cold import ${b.coldImportMs} ms wall / ${b.coldImportCpuMs} ms CPU (node+import ${b.importProcessMs} ms vs node -e '' ${b.baselineProcessMs} ms = ${b.ratio}×, median of ${b.repetitions}, load ${b.loadAverage}; target ≤ ${b.targets.maxColdImportMs} ms ${b.targets.coldImportOk ? 'ok' : 'OVER'})`
+    `cold import on Node ${b.node} ${b.coldImportMs} ms wall / ${b.coldImportCpuMs} ms CPU (node+import ${b.importProcessMs} ms vs node -e '' ${b.baselineProcessMs} ms = ${b.ratio}×, median of ${b.repetitions}, load ${b.loadAverage}; target ≤ ${b.targets.maxColdImportMs} ms ${b.targets.coldImportOk ? 'ok' : 'OVER'})`
   );
 }
 

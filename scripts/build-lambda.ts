@@ -65,8 +65,12 @@ export async function buildLambda(opts: BuildLambdaOptions = {}): Promise<BuiltL
     plugins: [zodEnglishOnly],
     platform: 'node',
     format: 'esm',
-    // The newest runtime serverless.yml deploys to; the code itself still runs on Node 20 here.
-    target: 'node22',
+    // The AWS SDK's ESM build (dist-es) first: esbuild's default for node prefers "main" (dist-cjs),
+    // and a CommonJS module loaded with a dynamic import() exposes only `default`, so
+    // `(await import('@aws-sdk/client-route-53')).Route53Client` was undefined in the bundle.
+    mainFields: ['module', 'main'],
+    // serverless.yml deploys to nodejs24.x; CI imports and invokes this bundle on Node 24.
+    target: 'node24',
     minify: true,
     legalComments: 'none',
     // CommonJS dependencies inside an ESM bundle still call require() for Node's built-ins.

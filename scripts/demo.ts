@@ -18,7 +18,6 @@ const NEW = '127.60.0.11';
 // The demo's Route 53 is the double on loopback; the SDK still wants credentials to sign with.
 process.env.AWS_ACCESS_KEY_ID ??= 'demo';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
