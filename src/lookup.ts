@@ -3,7 +3,7 @@
 // Shared by dns-consistency, stun-binding and sip-options so the comparison exists once.
 import { formatServerAddress, parseServerAddress, type ServerAddress } from './address.ts';
 import { compareWithZone, isAnswer, sameZoneAnswer, shapeOf, type AnswerShape, type Comparison } from './compare.ts';
-import type { DnsResult, RecordType } from './net/dns.ts';
+import type { DnsQuery, DnsResult, RecordType } from './net/dns.ts';
 import { normalizeName } from './net/dns.ts';
 import type { CheckContext } from './types.ts';
 
@@ -46,10 +46,14 @@ function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promis
   return hit;
 }
 
-export function ask(ctx: CheckContext, vantage: Vantage, name: string, type: RecordType): Promise<DnsResult> {
-  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}`;
+/** EDNS flags and options a question may carry besides RD; part of the question's identity. */
+export type AskOptions = Pick<DnsQuery, 'dnssecOk' | 'checkingDisabled' | 'clientSubnet'>;
+
+export function ask(ctx: CheckContext, vantage: Vantage, name: string, type: RecordType, options: AskOptions = {}): Promise<DnsResult> {
+  const ecs = options.clientSubnet ? `${options.clientSubnet.address}/${options.clientSubnet.prefixLength}` : '';
+  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}|${options.dnssecOk ? 'do' : ''}|${options.checkingDisabled ? 'cd' : ''}|${ecs}`;
   return memo(ctx, key, () =>
-    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver' }, ctx.signal),
+    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver', ...options }, ctx.signal),
   );
 }
 

@@ -27,6 +27,12 @@ export interface DnsResponse {
   authoritative: boolean;
   truncated: boolean;
   recursionAvailable: boolean;
+  /** AD: the resolver validated the answer with DNSSEC. */
+  authenticated: boolean;
+  /** Extended DNS Errors (RFC 8914) the server attached: why a SERVFAIL, a stale answer, a blocked name. */
+  extendedErrors: ExtendedDnsError[];
+  /** The ECS scope prefix length the server answered for (RFC 7871), when it echoed our client subnet. */
+  clientSubnetScope?: number;
   answers: DnsRecord[];
   authorities: DnsRecord[];
   transport: 'udp' | 'tcp';
@@ -47,6 +53,66 @@ export interface DnsQuery {
   type: RecordType;
   /** RD bit: true for resolvers, false for authoritative servers. */
   recursionDesired: boolean;
+  /** DO bit (RFC 3225): ask for DNSSEC records; validating resolvers then validate the answer. */
+  dnssecOk?: boolean;
+  /** CD bit (RFC 4035): ask a validating resolver to skip validation (a bogus zone then answers). */
+  checkingDisabled?: boolean;
+  /** EDNS Client Subnet (RFC 7871): ask the way a resolver whose clients sit in this network would. */
+  clientSubnet?: ClientSubnet;
+}
+
+export interface ClientSubnet {
+  /** An address inside the network; bits past the prefix are zeroed on the wire. */
+  address: string;
+  prefixLength: number;
+}
+
+export interface ExtendedDnsError {
+  /** RFC 8914 INFO-CODE, e.g. 6 (DNSSEC Bogus). */
+  code: number;
+  /** EXTRA-TEXT, the server's own words (may be empty). */
+  text: string;
+}
+
+/** RFC 8914 §4 and the IANA registry: the INFO-CODE names people search for. */
+const EDE_NAMES: Record<number, string> = {
+  0: 'Other Error',
+  1: 'Unsupported DNSKEY Algorithm',
+  2: 'Unsupported DS Digest Type',
+  3: 'Stale Answer',
+  4: 'Forged Answer',
+  5: 'DNSSEC Indeterminate',
+  6: 'DNSSEC Bogus',
+  7: 'Signature Expired',
+  8: 'Signature Not Yet Valid',
+  9: 'DNSKEY Missing',
+  10: 'RRSIGs Missing',
+  11: 'No Zone Key Bit Set',
+  12: 'NSEC Missing',
+  13: 'Cached Error',
+  14: 'Not Ready',
+  15: 'Blocked',
+  16: 'Censored',
+  17: 'Filtered',
+  18: 'Prohibited',
+  19: 'Stale NXDOMAIN Answer',
+  20: 'Not Authoritative',
+  21: 'Not Supported',
+  22: 'No Reachable Authority',
+  23: 'Network Error',
+  24: 'Invalid Data',
+  25: 'Signature Expired before Valid',
+  26: 'Too Early',
+  27: 'Unsupported NSEC3 Iterations Value',
+  28: 'Unable to conform to policy',
+  29: 'Synthesized',
+  30: 'Invalid Query Type',
+};
+
+/** "DNSSEC Bogus (6): signature expired" — the way findings quote an Extended DNS Error. */
+export function describeExtendedError(e: ExtendedDnsError): string {
+  const name = EDE_NAMES[e.code] ?? 'Unknown Error';
+  return `${name} (${e.code})${e.text ? `: ${e.text}` : ''}`;
 }
 
 export interface DnsClient {
@@ -140,15 +206,25 @@ const TYPE_CODES: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, 
  * hand because it is the same 30-odd bytes every time and dns-packet's general encoder was a
  * sixth of the client's CPU time; a unit test checks it against dns-packet's decoder.
  */
-export function encodeQuery(id: number, name: string, type: RecordType, recursionDesired: boolean, ednsBufferSize: number): Buffer {
+export interface QueryFlags {
+  recursionDesired: boolean;
+  dnssecOk?: boolean;
+  checkingDisabled?: boolean;
+  clientSubnet?: ClientSubnet;
+}
+
+export function encodeQuery(id: number, name: string, type: RecordType, flags: QueryFlags | boolean, ednsBufferSize: number): Buffer {
+  const f: QueryFlags = typeof flags === 'boolean' ? { recursionDesired: flags } : flags;
   const labels = name.replace(/\.$/, '').split('.').filter((l) => l !== '');
   const qnameLength = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l), 1);
   if (qnameLength > 255 || labels.some((l) => Buffer.byteLength(l) > 63)) throw new RangeError(`not a valid DNS name: ${name}`);
+  const ecs = f.clientSubnet ? encodeClientSubnet(f.clientSubnet) : undefined;
+  const optionsLength = ecs ? 4 + ecs.length : 0;
   // allocUnsafe draws from Node's shared pool (Buffer.alloc makes a new ArrayBuffer each time, which
   // the garbage collector pays for); every byte is written below.
-  const buf = Buffer.allocUnsafe(12 + qnameLength + 4 + 11);
+  const buf = Buffer.allocUnsafe(12 + qnameLength + 4 + 11 + optionsLength);
   buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(recursionDesired ? 0x0100 : 0, 2);
+  buf.writeUInt16BE((f.recursionDesired ? 0x0100 : 0) | (f.checkingDisabled ? 0x0010 : 0), 2);
   buf.writeUInt16BE(1, 4); // QDCOUNT
   buf.writeUInt32BE(0, 6); // ANCOUNT, NSCOUNT
   buf.writeUInt16BE(1, 10); // ARCOUNT: the OPT record
@@ -162,17 +238,54 @@ export function encodeQuery(id: number, name: string, type: RecordType, recursio
   buf.writeUInt16BE(TYPE_CODES[type], at);
   buf.writeUInt16BE(1, at + 2); // class IN
   at += 4;
-  // OPT: root name, type 41, class = UDP payload size, TTL = extended rcode/version/flags 0, no data.
+  // OPT: root name, type 41, class = UDP payload size, TTL = extended rcode 0, version 0, flags (DO).
   buf[at] = 0;
   buf.writeUInt16BE(41, at + 1);
   buf.writeUInt16BE(ednsBufferSize, at + 3);
-  buf.writeUInt32BE(0, at + 5);
-  buf.writeUInt16BE(0, at + 9);
+  buf.writeUInt16BE(0, at + 5);
+  buf.writeUInt16BE(f.dnssecOk ? 0x8000 : 0, at + 7);
+  buf.writeUInt16BE(optionsLength, at + 9);
+  if (ecs) {
+    buf.writeUInt16BE(8, at + 11); // OPTION-CODE: edns-client-subnet
+    buf.writeUInt16BE(ecs.length, at + 13);
+    ecs.copy(buf, at + 15);
+  }
   return buf;
 }
 
+/** RFC 7871 §6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH 0, the address cut to the prefix. */
+function encodeClientSubnet(subnet: ClientSubnet): Buffer {
+  const v6 = net.isIPv6(subnet.address);
+  if (!v6 && !net.isIPv4(subnet.address)) throw new RangeError(`not an IP address: ${subnet.address}`);
+  const bits = v6 ? 128 : 32;
+  if (!Number.isInteger(subnet.prefixLength) || subnet.prefixLength < 0 || subnet.prefixLength > bits) {
+    throw new RangeError(`prefix length ${subnet.prefixLength} is out of range for ${subnet.address}`);
+  }
+  const full = v6 ? ipv6Bytes(subnet.address) : Buffer.from(subnet.address.split('.').map(Number));
+  const keep = Math.ceil(subnet.prefixLength / 8);
+  const address = Buffer.from(full.subarray(0, keep));
+  // Bits past the prefix must be zero (RFC 7871 §6): a server may otherwise refuse the option.
+  if (subnet.prefixLength % 8 !== 0) address[keep - 1] &= 0xff << (8 - (subnet.prefixLength % 8));
+  const out = Buffer.alloc(4 + keep);
+  out.writeUInt16BE(v6 ? 2 : 1, 0);
+  out[2] = subnet.prefixLength;
+  out[3] = 0;
+  address.copy(out, 4);
+  return out;
+}
+
+function ipv6Bytes(address: string): Buffer {
+  const groups = normalizeIPv6(address).split('::');
+  const left = groups[0] ? groups[0].split(':') : [];
+  const right = groups.length > 1 && groups[1] ? groups[1].split(':') : [];
+  const all = groups.length > 1 ? [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
 function buildQuery(id: number, q: DnsQuery, ednsBufferSize: number): Buffer {
-  return encodeQuery(id, q.name, q.type, q.recursionDesired, ednsBufferSize);
+  return encodeQuery(id, q.name, q.type, q, ednsBufferSize);
 }
 
 type Verdict =
@@ -198,6 +311,28 @@ export function judgeReply(buf: Buffer, id: number, q: DnsQuery): Verdict {
   return { kind: 'reply', packet };
 }
 
+interface DecodedOption {
+  code: number;
+  data?: Buffer;
+  scopePrefixLength?: number;
+}
+
+/** EDE options and the ECS scope from the reply's OPT record (a reply without EDNS has neither). */
+export function ednsOptionsOf(packet: Packet): { extendedErrors: ExtendedDnsError[]; clientSubnetScope?: number } {
+  const opt = (packet.additionals ?? []).find((a) => a.type === 'OPT') as { options?: DecodedOption[] } | undefined;
+  const extendedErrors: ExtendedDnsError[] = [];
+  let clientSubnetScope: number | undefined;
+  for (const o of opt?.options ?? []) {
+    if (o.code === 15 && o.data && o.data.length >= 2) {
+      // EXTRA-TEXT is UTF-8 "for human consumption": kept as data, cut short.
+      extendedErrors.push({ code: o.data.readUInt16BE(0), text: o.data.subarray(2, 2 + 200).toString('utf8').replace(/\0+$/, '') });
+    } else if (o.code === 8 && typeof o.scopePrefixLength === 'number') {
+      clientSubnetScope = o.scopePrefixLength;
+    }
+  }
+  return { extendedErrors, clientSubnetScope };
+}
+
 function toResponse(packet: Packet, transport: 'udp' | 'tcp', rttMs: number, attempts: number, bytes: number): DnsResponse {
   const flags = packet.flags ?? 0;
   return {
@@ -205,6 +340,8 @@ function toResponse(packet: Packet, transport: 'udp' | 'tcp', rttMs: number, att
     authoritative: (flags & dnsPacket.AUTHORITATIVE_ANSWER) !== 0,
     truncated: (flags & dnsPacket.TRUNCATED_RESPONSE) !== 0,
     recursionAvailable: (flags & dnsPacket.RECURSION_AVAILABLE) !== 0,
+    authenticated: (flags & dnsPacket.AUTHENTIC_DATA) !== 0,
+    ...ednsOptionsOf(packet),
     answers: (packet.answers ?? []).map(toRecord).filter((r): r is DnsRecord => r !== undefined),
     authorities: (packet.authorities ?? []).map(toRecord).filter((r): r is DnsRecord => r !== undefined),
     transport,

@@ -23,6 +23,8 @@ export function answer(rcode: string, records: Partial<DnsRecord>[], opts: { aa?
       authoritative: opts.aa ?? false,
       truncated: false,
       recursionAvailable: !opts.aa,
+      authenticated: false,
+      extendedErrors: [],
       answers: records.map(full),
       authorities: (opts.authorities ?? []).map(full),
       transport: 'udp',

@@ -7,7 +7,7 @@ function reply(rcode: string, answers: Partial<DnsRecord>[], authorities: Partia
   const full = (r: Partial<DnsRecord>): DnsRecord => ({ name: 'acme.dialer.test', type: 'A', ttl: 300, value: '', ...r });
   return {
     ok: true,
-    response: { rcode, authoritative: false, truncated: false, recursionAvailable: true, answers: answers.map(full), authorities: authorities.map(full), transport: 'udp', rttMs: 1, attempts: 1, bytes: 100 },
+    response: { rcode, authoritative: false, truncated: false, recursionAvailable: true, authenticated: false, extendedErrors: [], answers: answers.map(full), authorities: authorities.map(full), transport: 'udp', rttMs: 1, attempts: 1, bytes: 100 },
   };
 }
 

@@ -25,6 +25,8 @@ function fakeDns(views: Record<string, Record<string, string[]>>): DnsClient & {
           authoritative: !q.recursionDesired,
           truncated: false,
           recursionAvailable: q.recursionDesired,
+          authenticated: false,
+          extendedErrors: [],
           answers: (values ?? []).map((value) => ({ name: q.name, type: 'A', ttl: 300, value })),
           authorities: [],
           transport: 'udp',
