@@ -5,7 +5,7 @@
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { CarrierConfig, Config } from '../src/config.ts';
-import { parseDuration } from '../src/units.ts';
+import { positiveDuration as duration, wholeDays } from '../src/durations.ts';
 import { defaultSipClient, type SipProbeResult } from '../src/net/sip.ts';
 import { resolveCarrier, type DnsMismatch, type Endpoint, type Resolution } from '../src/sip/resolve.ts';
 import { hostPort, parseCarrierUri, requestUriOf, type SipTransport } from '../src/sip/uri.ts';
@@ -24,15 +24,6 @@ import type { Check, CheckContext, CodeDoc, Finding, Severity, Target } from '..
 import { SEVERITY_RANK } from '../src/types.ts';
 
 const ID = 'sip-options';
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 8s or 1m, got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const params = z.strictObject({
   /** Probe UDP with requests padded to each of `sizes`, and TCP/TLS with the largest. */
@@ -53,7 +44,7 @@ const params = z.strictObject({
   /** Probes in flight per carrier. */
   concurrency: z.number().int().positive().max(64).default(8),
   /** SIP_TLS_CERT_EXPIRING when a carrier's certificate expires within this many days. */
-  certWarnDays: z.number().int().min(0).default(14),
+  certWarnDays: wholeDays.default(14),
 });
 type Params = z.output<typeof params>;
 
