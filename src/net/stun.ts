@@ -34,6 +34,7 @@ import {
   type LongTermAuth,
 } from '../stun/messages.ts';
 import type { StunTransport } from '../stun/uri.ts';
+import { numericLookup, preparing, sendSoon, stampFirst, wireNow } from './wire-time.ts';
 
 export interface StunEndpoint {
   /** An IP address (names are resolved by the caller, through every resolver). */
@@ -73,7 +74,7 @@ export type BindingOutcome =
       ok: true;
       transport: StunTransport;
       mapped: TransportAddress;
-      /** From the last (re)transmission to the response. */
+      /** From handing the last (re)transmission to the socket to the socket delivering the response (src/net/wire-time.ts). */
       rttMs: number;
       /** From the first transmission to the response. */
       elapsedMs: number;
@@ -136,7 +137,8 @@ export interface StunClient {
 // Channels: one socket to one server, inbound data as a queue the protocol code pulls from.
 
 type Inbound =
-  | { kind: 'message'; bytes: Buffer }
+  /** `at`: when the socket delivered it (wireNow), before any decoding. */
+  | { kind: 'message'; bytes: Buffer; at: number }
   | { kind: 'foreign'; bytes: Buffer; from: string }
   | { kind: 'closed'; detail: string }
   | { kind: 'invalid-stream'; problem: string; sample: string };
@@ -200,7 +202,7 @@ function untilFrom(budget: Budget): number {
 
 function openUdp(server: StunEndpoint): Promise<Opened> {
   return new Promise((resolve) => {
-    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: numericLookup });
     const serverIp = canonicalIp(server.host);
     const channel = new Channel(
       'udp',
@@ -217,10 +219,13 @@ function openUdp(server: StunEndpoint): Promise<Opened> {
       },
     );
     // Unconnected on purpose: the TURN relay test needs to see datagrams from addresses other than the server's.
-    socket.on('message', (bytes, rinfo) => {
-      if (canonicalIp(rinfo.address) === serverIp && rinfo.port === server.port) channel.push({ kind: 'message', bytes });
-      else channel.push({ kind: 'foreign', bytes, from: formatTransportAddress({ address: rinfo.address, port: rinfo.port }) });
-    });
+    socket.on(
+      'message',
+      stampFirst((at, bytes: Buffer, rinfo: dgram.RemoteInfo) => {
+        if (canonicalIp(rinfo.address) === serverIp && rinfo.port === server.port) channel.push({ kind: 'message', bytes, at });
+        else channel.push({ kind: 'foreign', bytes, from: formatTransportAddress({ address: rinfo.address, port: rinfo.port }) });
+      }),
+    );
     let listening = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const detail = `socket error ${err.code ?? err.message}`;
@@ -303,9 +308,10 @@ function openStream(server: StunEndpoint, transport: 'tcp' | 'tls', tlsSettings:
     });
     socket.on('close', () => {
       if (!settled) settle({ ok: false, failure: transport === 'tls' && tcpUp ? 'tls' : 'closed', detail: tcpUp ? 'the server closed the connection during the handshake' : 'the connection closed before it was established' });
-      channel.push({ kind: 'closed', detail: 'the server closed the connection' });
+      // After any data read before it (that is handled a turn later, see stampFirst).
+      setImmediate(() => channel.push({ kind: 'closed', detail: 'the server closed the connection' }));
     });
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', stampFirst((at, chunk: Buffer) => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
       for (;;) {
         const frame = streamFrameLength(buffered);
@@ -319,15 +325,20 @@ function openStream(server: StunEndpoint, transport: 'tcp' | 'tls', tlsSettings:
         const bytes = buffered.subarray(0, frame.length);
         buffered = buffered.subarray(frame.length);
         // ChannelData frames (first bits 01) are not used by this client; only STUN messages matter.
-        if ((bytes[0] & 0xc0) === 0) channel.push({ kind: 'message', bytes });
+        if ((bytes[0] & 0xc0) === 0) channel.push({ kind: 'message', bytes, at });
       }
-    });
+    }));
   });
 }
 
-function openChannel(server: StunEndpoint, transport: StunTransport, tlsSettings: TlsSettings | undefined, budget: Budget): Promise<Opened> {
-  if (budget.signal.aborted) return Promise.resolve({ ok: false, failure: 'aborted', detail: 'the run budget was spent' });
-  return transport === 'udp' ? openUdp(server) : openStream(server, transport, tlsSettings, budget);
+async function openChannel(server: StunEndpoint, transport: StunTransport, tlsSettings: TlsSettings | undefined, budget: Budget): Promise<Opened> {
+  if (budget.signal.aborted) return { ok: false, failure: 'aborted', detail: 'the run budget was spent' };
+  const prepared = preparing();
+  try {
+    return await (transport === 'udp' ? openUdp(server) : openStream(server, transport, tlsSettings, budget));
+  } finally {
+    prepared();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +359,9 @@ interface TxOptions {
 }
 
 async function transact(ch: Channel, request: Buffer, transactionId: Buffer | undefined, o: TxOptions): Promise<TxResult> {
-  const started = performance.now();
+  // Sent once the work queued in this turn is done (see wire-time.ts), stamped as it is handed over.
+  await new Promise<void>((resolve) => sendSoon(resolve));
+  const started = wireNow();
   let lastSent = started;
   let retransmissions = 0;
   let rto = o.rtoMs;
@@ -376,9 +389,9 @@ async function transact(ch: Channel, request: Buffer, transactionId: Buffer | un
           }
           return { kind: 'timeout', detail: `no answer in ${Math.round(elapsed())} ms (${retransmissions} retransmission${retransmissions === 1 ? '' : 's'})`, elapsedMs: elapsed(), retransmissions };
         }
+        lastSent = wireNow();
         ch.sendBytes(request);
         retransmissions++;
-        lastSent = now;
         rto *= 2;
         nextSend = now + rto;
         continue;
@@ -411,8 +424,8 @@ async function transact(ch: Channel, request: Buffer, transactionId: Buffer | un
         if (m.cls === 'request') {
           return { kind: 'bad-response', detail: 'the server sent our own request back (a reflector, not a STUN server)', sample: hex(ev.bytes), elapsedMs: elapsed(), retransmissions };
         }
-        const now = performance.now();
-        return { kind: 'response', message: m, rttMs: now - lastSent, elapsedMs: now - started, retransmissions };
+        // The socket's delivery time, not now: decoding and this loop's turn are not the server's.
+        return { kind: 'response', message: m, rttMs: ev.at - lastSent, elapsedMs: ev.at - started, retransmissions };
       }
     }
   }
