@@ -5,8 +5,11 @@
 // microseconds; everything else is ours (or the machine's scheduler).
 //
 // The machine runs other test suites at the same time, and a process that is not scheduled cannot
-// read its socket: one round can be late for reasons that are not ours. So each claim is made over
-// several rounds and judged on the median round (and, for single probes, the median probe).
+// read its socket: a round can be late for reasons that are not ours. So each round also reads how
+// long this thread sat runnable on the kernel's run queue (/proc/thread-self/schedstat, the
+// scheduler's own account), and a round's worst reading is judged without that wait; each claim is
+// made over several rounds and judged on the median round (for single probes, the median probe).
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -38,6 +41,18 @@ afterAll(async () => {
   await lab?.stop();
 });
 
+/** Milliseconds this thread has spent runnable but not running, since it started (the kernel's count). */
+function runQueueWaitMs(): number {
+  return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+}
+
+/** Runs `round` and returns how long the scheduler kept this thread waiting meanwhile. */
+async function timed<T>(round: () => Promise<T>): Promise<{ result: T; waitedMs: number }> {
+  const before = runQueueWaitMs();
+  const result = await round();
+  return { result, waitedMs: runQueueWaitMs() - before };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const hold = (r: TimedRecord) => r.answeredAt - r.receivedAt;
 const ms = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
@@ -63,16 +78,18 @@ describe('a single probe reads within 1 ms of the wire', () => {
     const address = addresses[0];
     const excess: number[] = [];
     // Act: one at a time, each held against the server's record of it.
+    const own: number[] = [];
     for (let i = 0; i < SINGLE_PROBES; i++) {
       await lab.clear();
-      const rtt = what === 'SIP OPTIONS' ? (await sipOptions(address, transport)).rttMs! : await stunRtt(address, transport);
+      const { result: rtt, waitedMs } = await timed(async () => (what === 'SIP OPTIONS' ? (await sipOptions(address, transport)).rttMs! : await stunRtt(address, transport)));
       const [record] = await lab.records();
       excess.push(rtt - hold(record));
+      own.push(Math.max(0, rtt - hold(record) - waitedMs));
     }
     // Assess
     console.info(`[rtt] ${what} ${transport}, one at a time: client − server hold (ms) ${ms(excess)}`);
     expect(Math.min(...excess)).toBeGreaterThan(-0.05); // never shorter than the server's own hold
-    expect(median(excess)).toBeLessThan(1);
+    expect(median(own)).toBeLessThan(1);
   });
 });
 
@@ -88,7 +105,7 @@ describe('with 20 carriers probed at once, each reads within 2 ms of the wire', 
     for (let round = 0; round < ROUNDS; round++) {
       await lab.clear();
       // Act
-      const report = await runAudit(config, { dns: dnsClientFromConfig(config), log: silentLogger });
+      const { result: report, waitedMs } = await timed(() => runAudit(config, { dns: dnsClientFromConfig(config), log: silentLogger }));
       // Assess (per round): every carrier answered once; each RTT against its server's hold.
       const records = await lab.records();
       const rtts = report.measurements.filter((m) => m.metric === 'rtt_seconds');
@@ -99,8 +116,8 @@ describe('with 20 carriers probed at once, each reads within 2 ms of the wire', 
         return m.value * 1000 - hold(record);
       });
       expect(Math.min(...excess)).toBeGreaterThan(-0.05);
-      worstPerRound.push(Math.max(...excess));
-      console.info(`[rtt] 20 carriers at once, run ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}`);
+      worstPerRound.push(Math.max(...excess) - waitedMs);
+      console.info(`[rtt] 20 carriers at once, run ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}; run-queue wait ${waitedMs.toFixed(2)} ms`);
     }
     expect(median(worstPerRound)).toBeLessThan(2);
   });
@@ -109,12 +126,12 @@ describe('with 20 carriers probed at once, each reads within 2 ms of the wire', 
     const worstPerRound: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await lab.clear();
-      const rtts = await Promise.all(addresses.map((a) => stunRtt(a, transport)));
+      const { result: rtts, waitedMs } = await timed(() => Promise.all(addresses.map((a) => stunRtt(a, transport))));
       const records = await lab.records();
       const excess = rtts.map((rtt, i) => rtt - hold(records.find((r) => r.protocol === 'stun' && r.server === `${addresses[i]}:3478`)!));
       expect(Math.min(...excess)).toBeGreaterThan(-0.05);
-      worstPerRound.push(Math.max(...excess));
-      console.info(`[rtt] STUN ${transport}, 20 at once, round ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}`);
+      worstPerRound.push(Math.max(...excess) - waitedMs);
+      console.info(`[rtt] STUN ${transport}, 20 at once, round ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}; run-queue wait ${waitedMs.toFixed(2)} ms`);
     }
     expect(median(worstPerRound)).toBeLessThan(2);
   });
@@ -123,11 +140,12 @@ describe('with 20 carriers probed at once, each reads within 2 ms of the wire', 
     const worstPerRound: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await lab.clear();
-      const results = await Promise.all(addresses.map((a) => sipOptions(a, 'tcp')));
+      const { result: results, waitedMs } = await timed(() => Promise.all(addresses.map((a) => sipOptions(a, 'tcp'))));
       const records = await lab.records();
       const excess = results.map((r) => r.rttMs! - hold(records.find((x) => x.protocol === 'sip' && x.server === `${r.address}:5060`)!));
-      worstPerRound.push(Math.max(...excess));
-      console.info(`[rtt] SIP tcp, 20 at once, round ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}`);
+      expect(Math.min(...excess)).toBeGreaterThan(-0.05);
+      worstPerRound.push(Math.max(...excess) - waitedMs);
+      console.info(`[rtt] SIP tcp, 20 at once, round ${round + 1}: client − server hold (ms) ${ms(excess.sort((a, b) => a - b))}; run-queue wait ${waitedMs.toFixed(2)} ms`);
     }
     expect(median(worstPerRound)).toBeLessThan(2);
   });
