@@ -72,7 +72,7 @@ const codes: Record<string, CodeDoc> = {
   SIP_MALFORMED_RESPONSE: {
     severity: 'critical',
     meaning: "Something answered at the carrier's address, but not in SIP (or not to our request): a wrong port, another service, or a middlebox mangling SIP.",
-    firstStep: 'Capture the exchange (tcpdump -A host ADDRESS and port PORT); disable any SIP ALG on the path and check the port in the config.',
+    firstStep: 'Capture the exchange (`tcpdump -A host ADDRESS and port PORT`); disable any SIP ALG on the path and check the port in the config.',
   },
   SIP_DNS_MISMATCH: {
     severity: 'warning',
@@ -221,7 +221,7 @@ function endpointIssues(carrier: CarrierConfig, runs: ProbeRun[], p: Params, bud
       issue(
         'SIP_MALFORMED_RESPONSE',
         `${where}: ${base.detail}`,
-        `Something at ${hostPort(e.address, e.port)} answers ${T} in a language other than SIP: capture it (tcpdump -A host ${e.address} and port ${e.port}), check the port in the config and disable any SIP ALG on the path.`,
+        `Something at ${hostPort(e.address, e.port)} answers ${T} in a language other than SIP: capture it (\`tcpdump -A host ${e.address} and port ${e.port}\`), check the port in the config and disable any SIP ALG on the path.`,
         base,
       );
     }
@@ -369,7 +369,7 @@ function mismatchFindings(carrier: CarrierConfig, mismatches: DnsMismatch[], wor
       code: 'SIP_DNS_MISMATCH',
       resolver,
       message: `${carrier.name}: ${first.name} ${first.type} at ${resolver}: ${first.reason}${more}`,
-      firstStep: `Compare dig @${first.server.replace(/:53$/, '')} ${first.name} ${first.type} with the carrier's authoritative answer; unless ${carrier.name} uses geographic DNS, flush ${first.name} at ${resolver}${first.flushUrl ? ` (${first.flushUrl})` : ''} so trunks stop using ${first.resolverAnswer}.`,
+      firstStep: `Compare \`dig @${first.server.replace(/:53$/, '')} ${first.name} ${first.type}\` with the carrier's authoritative answer; unless ${carrier.name} uses geographic DNS, flush ${first.name} at ${resolver}${first.flushUrl ? ` (${first.flushUrl})` : ''} so trunks stop using ${first.resolverAnswer}.`,
       evidence: {
         carrier: carrier.name,
         carrierWorks: works,

@@ -16,7 +16,7 @@ export const STUN_CODES = {
   STUN_BAD_RESPONSE: {
     severity: 'critical',
     meaning: 'A STUN server sent something unusable: not STUN, a wrong transaction id, no XOR-MAPPED-ADDRESS, or a FINGERPRINT that does not match. Browsers discard such replies.',
-    firstStep: 'Capture the exchange (tcpdump -n -X host ADDRESS and port PORT) and compare with `turnutils_stunclient -p PORT ADDRESS`; look for a middlebox rewriting UDP or a non-STUN service on that port.',
+    firstStep: 'Capture the exchange (`tcpdump -n -X host ADDRESS and port PORT`) and compare with `turnutils_stunclient -p PORT ADDRESS`; look for a middlebox rewriting UDP or a non-STUN service on that port.',
   },
   STUN_SLOW: {
     severity: 'warning',
