@@ -75,7 +75,8 @@ function editDistance(a: string, b: string): number {
 
 /**
  * The names a mistyped one was probably meant to be, closest first: within a quarter of its length
- * in edits (at least 2), or sharing its first label (`acme.dialer.example.org` for `acme`). Pure.
+ * in edits (at least 2), or sharing its first label (`acme.dialer.example.org` for `acme`), or the
+ * carrier a finding's `carrier/transport` target names. Pure.
  */
 export function didYouMean(input: string, candidates: Iterable<string>, max = 3): string[] {
   const wanted = input.toLowerCase().replace(/\.$/, '');
@@ -84,8 +85,11 @@ export function didYouMean(input: string, candidates: Iterable<string>, max = 3)
   for (const name of new Set(candidates)) {
     const lower = name.toLowerCase();
     const distance = editDistance(wanted, lower);
-    const sameFirstLabel = wanted.split('.')[0] === lower.split('.')[0] || lower.startsWith(`${wanted}.`);
+    // `acme` for acme.dialer.example.com; `twilio/udp` (a finding's target) for the carrier `twilio`.
+    const sameFirstLabel = wanted.split('.')[0] === lower.split('.')[0] || lower.startsWith(`${wanted}.`) || wanted.startsWith(`${lower}/`);
     if (distance <= limit || sameFirstLabel) scored.push({ name, score: sameFirstLabel ? Math.min(distance, limit) : distance });
   }
-  return scored.sort((a, b) => a.score - b.score || a.name.localeCompare(b.name)).slice(0, max).map((s) => s.name);
+  scored.sort((a, b) => a.score - b.score || a.name.localeCompare(b.name));
+  // Only the closest: a second name two edits further away is noise, not a suggestion.
+  return scored.filter((s) => s.score === scored[0].score).slice(0, max).map((s) => s.name);
 }

@@ -288,6 +288,7 @@ Examples:
   dialer-audit validate --config dialer-audit.yaml           # exit 2 naming every bad key
   dialer-audit audit --config dialer-audit.yaml              # one run, a dry run, text report
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --output json=report.json --output prom=audit.prom
   dialer-audit audit --config dialer-audit.yaml --fix        # apply the planned TTL fixes
   dialer-audit daemon --config dialer-audit.yaml             # every daemon.schedule until SIGTERM
   dialer-audit merge us-east-1.json eu-west-1.json           # problems seen from some places only
