@@ -64,7 +64,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   }
   const split = report.summary.vantages;
   if (split && split.partial.length) {
-    out.push('', `${split.partial.length} of ${split.partial.length + split.everywhere} problems were seen from some vantage points only: resolvers' caches and paths differ by place.`);
+    out.push('', ...wrap(`${split.partial.length} of ${split.partial.length + split.everywhere} problems were seen from some vantage points only: resolvers' caches and paths differ by place.`, width, '', ''));
   }
   const scorecard = formatScorecardText(report.measurements);
   if (scorecard) out.push('', scorecard.trimEnd());
