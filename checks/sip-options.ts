@@ -5,7 +5,7 @@
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { CarrierConfig, Config } from '../src/config.ts';
-import { parseDuration } from '../src/units.ts';
+import { positiveDuration as duration, wholeDays } from '../src/durations.ts';
 import { defaultSipClient, type SipProbeResult } from '../src/net/sip.ts';
 import { resolveCarrier, type DnsMismatch, type Endpoint, type Resolution } from '../src/sip/resolve.ts';
 import { hostPort, parseCarrierUri, requestUriOf, type SipTransport } from '../src/sip/uri.ts';
@@ -24,15 +24,6 @@ import type { Check, CheckContext, CodeDoc, Finding, Severity, Target } from '..
 import { SEVERITY_RANK } from '../src/types.ts';
 
 const ID = 'sip-options';
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 8s or 1m, got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const params = z.strictObject({
   /** Probe UDP with requests padded to each of `sizes`, and TCP/TLS with the largest. */
@@ -53,7 +44,7 @@ const params = z.strictObject({
   /** Probes in flight per carrier. */
   concurrency: z.number().int().positive().max(64).default(8),
   /** SIP_TLS_CERT_EXPIRING when a carrier's certificate expires within this many days. */
-  certWarnDays: z.number().int().min(0).default(14),
+  certWarnDays: wholeDays.default(14),
 });
 type Params = z.output<typeof params>;
 
@@ -81,7 +72,7 @@ const codes: Record<string, CodeDoc> = {
   SIP_MALFORMED_RESPONSE: {
     severity: 'critical',
     meaning: "Something answered at the carrier's address, but not in SIP (or not to our request): a wrong port, another service, or a middlebox mangling SIP.",
-    firstStep: 'Capture the exchange (tcpdump -A host ADDRESS and port PORT); disable any SIP ALG on the path and check the port in the config.',
+    firstStep: 'Capture the exchange (`tcpdump -A host ADDRESS and port PORT`); disable any SIP ALG on the path and check the port in the config.',
   },
   SIP_DNS_MISMATCH: {
     severity: 'warning',
@@ -230,7 +221,7 @@ function endpointIssues(carrier: CarrierConfig, runs: ProbeRun[], p: Params, bud
       issue(
         'SIP_MALFORMED_RESPONSE',
         `${where}: ${base.detail}`,
-        `Something at ${hostPort(e.address, e.port)} answers ${T} in a language other than SIP: capture it (tcpdump -A host ${e.address} and port ${e.port}), check the port in the config and disable any SIP ALG on the path.`,
+        `Something at ${hostPort(e.address, e.port)} answers ${T} in a language other than SIP: capture it (\`tcpdump -A host ${e.address} and port ${e.port}\`), check the port in the config and disable any SIP ALG on the path.`,
         base,
       );
     }
@@ -378,7 +369,7 @@ function mismatchFindings(carrier: CarrierConfig, mismatches: DnsMismatch[], wor
       code: 'SIP_DNS_MISMATCH',
       resolver,
       message: `${carrier.name}: ${first.name} ${first.type} at ${resolver}: ${first.reason}${more}`,
-      firstStep: `Compare dig @${first.server.replace(/:53$/, '')} ${first.name} ${first.type} with the carrier's authoritative answer; unless ${carrier.name} uses geographic DNS, flush ${first.name} at ${resolver}${first.flushUrl ? ` (${first.flushUrl})` : ''} so trunks stop using ${first.resolverAnswer}.`,
+      firstStep: `Compare \`dig @${first.server.replace(/:53$/, '')} ${first.name} ${first.type}\` with the carrier's authoritative answer; unless ${carrier.name} uses geographic DNS, flush ${first.name} at ${resolver}${first.flushUrl ? ` (${first.flushUrl})` : ''} so trunks stop using ${first.resolverAnswer}.`,
       evidence: {
         carrier: carrier.name,
         carrierWorks: works,

@@ -14,12 +14,11 @@ import { firstMatchingGlob, isInZone, matchesGlob, normalizeRoute53Name } from '
 import type { RecordType } from '../src/net/dns.ts';
 import type { Check, CheckContext, CodeDoc, Finding, Inventory, RecordSet, Target, TtlChange } from '../src/types.ts';
 import { humanDuration } from '../src/units.ts';
+import { ttlSeconds } from '../src/durations.ts';
 
 const ID = 'ttl-policy';
-/** Route 53's ceiling for a TTL. */
-const MAX_TTL = 2_147_483_647;
-
-const ttl = z.number().int().min(0).max(MAX_TTL);
+/** Seconds, or a duration such as `5m`. */
+const ttl = ttlSeconds;
 
 const override = z.strictObject({
   /** Name glob (`*` within a label, `**` across labels). */

@@ -8,6 +8,7 @@ import { STUN_CODES } from '../src/stun/codes.ts';
 import { resolveServerName, serverToProbe, stunClientOf, type ResolvedAddress, type ServerToProbe } from '../src/stun/probe.ts';
 import { probeParamShape } from '../src/stun/params.ts';
 import { formatIceUri, withTransport, type StunTransport } from '../src/stun/uri.ts';
+import { turnClientCommand } from '../src/stun/reference-clients.ts';
 import type { TurnCredentials, TurnProbeOutcome } from '../src/net/stun.ts';
 import type { Check, CodeDoc, Finding, Target } from '../src/types.ts';
 
@@ -40,7 +41,7 @@ const codes = {
   TURN_TIMEOUT: {
     severity: 'critical',
     meaning: 'The TURN server did not answer the Allocate within the budget (or refused the connection): no relay for webphones behind strict NATs.',
-    firstStep: 'From this host run `turnutils_uclient -u USER -w PASS -p PORT ADDRESS` (add -t for TCP, -S for TLS); check that the server runs and the port is open.',
+    firstStep: 'From this host run `turnutils_uclient -y -n 1 -u USER -w PASS -p PORT ADDRESS` (add -t for TCP, -t -S for TLS); check that the server runs and the port is open.',
   },
   TURN_UNAUTHENTICATED: {
     severity: 'warning',
@@ -112,7 +113,6 @@ function findingFor(target: TurnTarget, code: TurnCode, transport: StunTransport
   const first = results[0].outcome;
   const detail = first.failure?.detail ?? '';
   const cfg = `stun.servers[${target.data.index}]`;
-  const flags = transport === 'tcp' ? ' -t' : transport === 'tls' ? ' -t -S' : '';
   const [host, port] = [results[0].address.address, results[0].port];
   const base = { check: ID, target: uriText, code, severity: codes[code].severity, evidence: { server: uriText, transport, results: results.map(evidenceOf) } };
   switch (code) {
@@ -132,7 +132,7 @@ function findingFor(target: TurnTarget, code: TurnCode, transport: StunTransport
       return {
         ...base,
         message: `${uriText} did not answer the Allocate over ${transport.toUpperCase()}${whereText}: ${detail}`,
-        firstStep: `From this host run \`turnutils_uclient${flags} -p ${port} -u USER -w PASS ${host}\`; check that the server runs and ${transport === 'udp' ? 'udp' : 'tcp'}/${port} is open in its firewall / security group.`,
+        firstStep: `From this host run \`${turnClientCommand(transport, host, port)}\` (USER and PASS from ${cfg}); check that the server runs and ${transport === 'udp' ? 'udp' : 'tcp'}/${port} is open in its firewall / security group.`,
       };
     case 'TURN_ALLOCATE_FAILED': {
       const ec = first.failure?.errorCode;

@@ -24,6 +24,17 @@ export const CORE_CODES = {
   },
 };
 
+/** --target named something no enabled check audits: a usage error, raised before anything is probed. */
+export class UnknownTargetsError extends Error {
+  constructor(
+    readonly unknown: string[],
+    /** Every target the enabled checks have, for "did you mean". */
+    readonly known: string[],
+  ) {
+    super(`no enabled check has the target${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}`);
+  }
+}
+
 export interface AuditOptions {
   /** Run only these check ids. */
   only?: string[];
@@ -150,6 +161,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       finished: number;
     }
     const planned: Planned[] = [];
+    const knownTargets = new Set<string>();
     for (const check of enabledChecks(config, opts.only)) {
       const params = config.checks[check.id];
       const started = now();
@@ -161,9 +173,12 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
         summaries[check.id] = { targets: 0, findings: 1, errors: 1, durationMs: now() - started };
         continue;
       }
+      for (const t of targets) knownTargets.add(t.name);
       if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
       planned.push({ check, params, targets, results: [], started, finished: started });
     }
+    const unknownTargets = (opts.targets ?? []).filter((name) => !knownTargets.has(name));
+    if (unknownTargets.length > 0) throw new UnknownTargetsError(unknownTargets, [...knownTargets]);
     // Target-major order: every check's work on one name runs close together, so what one check
     // asked about a name is still in the bounded per-run cache when the next check asks again.
     const tasks = planned

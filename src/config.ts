@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
 import { parseServerAddress } from './address.ts';
 import { rememberConfigFile } from './config-file.ts';
-import { parseDuration } from './units.ts';
+import { duration } from './durations.ts';
 import { parseCarrierUri } from './sip/uri.ts';
 import { parseIceUri } from './stun/uri.ts';
 
@@ -94,15 +94,6 @@ const hostname = z
   .string()
   .regex(hostnamePattern, 'expected a DNS name such as acme.dialer.example.com')
   .transform((n) => n.toLowerCase().replace(/\.$/, ''));
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m, 4h or 1d, got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const severity = z.enum(['critical', 'warning', 'info']);
 

@@ -15,7 +15,7 @@ import {
   type PolicyInput,
 } from './state/policy.ts';
 import { updateState, type StateStore, type Versioned } from './state/store.ts';
-import type { Logger, Report, ReporterFailure } from './types.ts';
+import type { Logger, NotifyOutcome, Report, ReporterFailure } from './types.ts';
 
 export const NOTIFY_CODES = { REPORTER_FAILED: REPORTER_FAILED_DOC };
 export { NOTIFY_CHECK };
@@ -56,12 +56,14 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
   const now = deps.now?.() ?? Date.now();
   const notifiers = deps.notifiers ?? [];
   const store = deps.stateStore;
+  const outcome: NotifyOutcome = { state: store ? 'saved' : 'none', sent: {}, owed: {} };
 
   if (store) {
     let loaded: Versioned | undefined;
     try {
       loaded = await store.load();
     } catch (err) {
+      outcome.state = 'not-loaded';
       failures.push({ reporter: 'state', error: `${message(err)}; no notices were sent this run` });
       deps.log.error('cannot load the alert state; no notices sent', { error: message(err) });
     }
@@ -94,9 +96,11 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
           try {
             await n.send(content, signal);
             deps.log.info('notices sent', { reporter: n.name, notices: content.notices.length, kinds: [...new Set(content.notices.map((x) => x.kind))].join(',') });
+            outcome.sent[n.name] = content.notices.length;
             return { reporter: n.name, delivered: content.notices };
           } catch (err) {
             failures.push({ reporter: n.name, error: message(err) });
+            outcome.owed[n.name] = content.notices.length;
             deps.log.warn('reporter failed; its notices stay owed for the next run', { reporter: n.name, notices: content.notices.length, error: message(err) });
             return { reporter: n.name, delivered: [], error: message(err) };
           }
@@ -119,13 +123,14 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
           { initial: loaded },
         );
       } catch (err) {
+        outcome.state = 'not-saved';
         failures.push({ reporter: 'state', error: `${message(err)}; notices sent this run may be sent again` });
         deps.log.error('cannot save the alert state', { error: message(err) });
       }
     }
   }
 
-  let result: Report = withFailures(report, failures);
+  let result: Report = withFailures(report, failures, outcome);
   for (const sink of deps.metrics ?? []) {
     try {
       await sink.write(result);
@@ -134,10 +139,10 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
       deps.log.warn('metrics reporter failed', { reporter: sink.name, error: message(err) });
     }
   }
-  result = withFailures(report, failures);
+  result = withFailures(report, failures, outcome);
   return result;
 }
 
-function withFailures(report: Report, failures: ReporterFailure[]): Report {
-  return { ...report, reporterFailures: [...failures], summary: { ...report.summary, failed: report.summary.failed || failures.length > 0 } };
+function withFailures(report: Report, failures: ReporterFailure[], outcome: NotifyOutcome): Report {
+  return { ...report, notify: outcome, reporterFailures: [...failures], summary: { ...report.summary, failed: report.summary.failed || failures.length > 0 } };
 }

@@ -28,6 +28,17 @@ export interface Finding {
   evidence?: Record<string, unknown>;
   /** A suggested TTL change; only the fixer reads it. */
   fix?: TtlChange;
+  /** Only in a report merged from several vantage points: where this one problem was seen. */
+  vantages?: FindingVantages;
+}
+
+/** Where one problem was seen, across the reports `dialer-audit merge` read. */
+export interface FindingVantages {
+  seenFrom: string[];
+  /** Ran the check on this target and did not see it. */
+  notSeenFrom: string[];
+  /** Did not run the check there, or could not audit the target (CHECK_ERROR): they say nothing. */
+  notRunFrom: string[];
 }
 
 /** Documentation of a finding code; the README and `firstStep` defaults come from here. */
@@ -202,6 +213,16 @@ export interface ReporterFailure {
   error: string;
 }
 
+/** What a run with notify (--notify, Lambda, the daemon) did besides auditing. */
+export interface NotifyOutcome {
+  /** saved: the alert state was written; not-loaded / not-saved: the store failed; none: no store. */
+  state: 'saved' | 'not-loaded' | 'not-saved' | 'none';
+  /** Notices delivered this run, per reporter. */
+  sent: Record<string, number>;
+  /** Notices that stay owed to the next run because their reporter failed, per reporter. */
+  owed: Record<string, number>;
+}
+
 export interface Report {
   schemaVersion: 1;
   runId: string;
@@ -214,4 +235,6 @@ export interface Report {
   fixes: FixRecord[];
   measurements: Measurement[];
   reporterFailures: ReporterFailure[];
+  /** Absent when the run only printed (no --notify). */
+  notify?: NotifyOutcome;
 }

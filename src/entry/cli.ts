@@ -1,14 +1,17 @@
 // The command line: parse, load config, run the job, print the report, exit 0 / 1 / 2.
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
+import { UnknownTargetsError } from '../audit.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { runJob } from '../job.ts';
 import { createLogger } from '../log.ts';
-import { formatJson, reportSchema } from '../report/json.ts';
-import { formatMarkdown } from '../report/markdown.ts';
-import { formatPrometheus } from '../report/metrics.ts';
-import { formatText } from '../report/text.ts';
+import { didYouMean } from '../names.ts';
+import { reportSchema } from '../report/json.ts';
+import { OUTPUT_FORMATS, parseOutputSpec, planOutputs, type OutputSpec } from '../report/outputs.ts';
+import { verdictLine } from '../report/text.ts';
+import { writeFileAtomic } from '../state/atomic-write.ts';
 import type { Report } from '../types.ts';
 import { mergeReports } from '../vantage.ts';
 import { runDaemon } from './daemon.ts';
@@ -32,19 +35,62 @@ function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** ` (did you mean "x"?)`, or the known names when nothing is close. */
+function suggestion(input: string, known: string[]): string {
+  const close = didYouMean(input, known);
+  if (close.length) return ` (did you mean ${close.map((n) => `"${n}"`).join(' or ')}?)`;
+  return known.length ? ` (known: ${[...known].sort().slice(0, 10).join(', ')}${known.length > 10 ? `, … ${known.length - 10} more` : ''})` : ' (the enabled checks have no targets)';
+}
+
 function checkOnly(config: Config, only: string[] | undefined): void {
   for (const id of only ?? []) {
-    if (!checkRegistry[id]) throw new UsageError(`--only: unknown check "${id}" (known: ${Object.keys(checkRegistry).join(', ')})`);
+    if (!checkRegistry[id]) throw new UsageError(`--only: unknown check "${id}"${suggestion(id, Object.keys(checkRegistry))}`);
     if (config.checks[id] === undefined) throw new UsageError(`--only: check "${id}" is not enabled in the config (add it under checks.${id})`);
   }
 }
 
+function colorOn(io: CliIo): boolean {
+  return Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+}
+
 export function renderReport(report: Report, format: string, io: CliIo): string {
-  if (format === 'json') return formatJson(report);
-  if (format === 'markdown') return formatMarkdown(report);
-  if (format === 'prom') return formatPrometheus(report);
-  const color = Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
-  return formatText(report, { color, width: 80 });
+  return OUTPUT_FORMATS[format].render(report, { color: colorOn(io) })[0].content;
+}
+
+/** Fails before any probe is sent when an output cannot be written: its directory is missing or read-only. */
+async function checkWritable(spec: OutputSpec): Promise<void> {
+  const directory = OUTPUT_FORMATS[spec.format].target === 'directory';
+  const existing = await stat(spec.path).catch(() => undefined);
+  if (existing && existing.isDirectory() !== directory) {
+    throw new UsageError(`--output ${spec.format}=${spec.path}: is ${directory ? 'a file; expected a directory' : 'a directory; expected a file path'}`);
+  }
+  const parent = directory && existing ? spec.path : path.dirname(path.resolve(spec.path));
+  try {
+    await access(parent, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--output ${spec.format}=${spec.path}: cannot write to ${parent} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Writes each output file atomically (readers see the old file or the new one); returns what failed, in words. */
+async function writeOutputs(report: Report, files: OutputSpec[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const spec of files) {
+    const format = OUTPUT_FORMATS[spec.format];
+    try {
+      if (format.target === 'directory') await mkdir(spec.path, { recursive: true });
+      for (const file of format.render(report, { color: false })) {
+        await writeFileAtomic(file.name ? path.join(spec.path, file.name) : spec.path, file.content, 0o644);
+      }
+    } catch (err) {
+      problems.push(`--output ${spec.format}=${spec.path}: not written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return problems;
 }
 
 function progress(io: CliIo): ((done: number, total: number) => void) | undefined {
@@ -59,6 +105,19 @@ function progress(io: CliIo): ((done: number, total: number) => void) | undefine
   };
 }
 
+interface AuditFlags {
+  config: string;
+  format: string;
+  output: string[];
+  quiet: boolean;
+  fix: boolean;
+  force: boolean;
+  notify: boolean;
+  only?: string[];
+  target?: string[];
+  failOn?: Config['run']['failOn'];
+}
+
 export function buildProgram(io: CliIo, onExit: (code: number) => void): Command {
   const program = new Command('dialer-audit')
     .description('Health audit for VoIP dialer fleets: DNS consistency across resolvers, TTL policy, STUN/TURN and SIP trunk probes.')
@@ -71,7 +130,9 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
     .command('audit')
     .description('Run every enabled check once and print the report (a dry run unless --fix).')
     .requiredOption('-c, --config <file>', 'the YAML config file')
-    .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown', 'prom']).default('text'))
+    .addOption(new Option('-f, --format <format>', 'the report on stdout').choices(Object.keys(OUTPUT_FORMATS)).default('text'))
+    .option('-o, --output <format=path>', `also write the report as FORMAT to PATH (- for stdout), from the same run; repeatable (${Object.keys(OUTPUT_FORMATS).join(', ')})`, collect, [])
+    .option('-q, --quiet', 'print only the verdict line (outputs still written)', false)
     .option('--fix', 'apply the planned TTL fixes through Route 53 (default: only show the plan)', false)
     .option('--force', 'apply even when the plan is over a safety limit (with --fix)', false)
     .option('--notify', 'update the alert state and send notices to the configured reporters', false)
@@ -84,22 +145,48 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
 Examples:
   dialer-audit audit --config dialer-audit.yaml
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --output json=report.json --output prom=/var/lib/node_exporter/dialer-audit.prom
+  dialer-audit audit --config dialer-audit.yaml --quiet --output markdown=report.md   # one line on stdout
   dialer-audit audit --config dialer-audit.yaml --notify    # alert state, Slack/email notices, metrics
   dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
   dialer-audit audit --config dialer-audit.yaml --fix
 
-Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the config or the command line is wrong.`,
+DIALER_AUDIT_VANTAGE names where this run looks from (run.vantage), as for the daemon and Lambda.
+Exit codes: 0 no finding at or above the fail threshold, 1 there are (or an output or reporter failed),
+2 the config or the command line is wrong.`,
     )
-    .action(async (opts: { config: string; format: string; fix: boolean; force: boolean; notify: boolean; only?: string[]; target?: string[]; failOn?: Config['run']['failOn'] }) => {
+    .action(async (opts: AuditFlags, command: Command) => {
       const config = await loadConfig(opts.config);
+      // The same override the daemon and Lambda honour, so merged reports name their places.
+      if (io.env.DIALER_AUDIT_VANTAGE) config.run.vantage = io.env.DIALER_AUDIT_VANTAGE;
       if (opts.failOn) config.run.failOn = opts.failOn;
       if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
       checkOnly(config, opts.only);
+      const specs = opts.output.map((text) => {
+        const spec = parseOutputSpec(text);
+        if ('problem' in spec) throw new UsageError(spec.problem);
+        return spec;
+      });
+      const plan = planOutputs(specs, { stdoutFormat: command.getOptionValueSource('format') === 'cli' ? opts.format : undefined, quiet: opts.quiet });
+      if ('problem' in plan) throw new UsageError(plan.problem);
+      for (const spec of plan.files) await checkWritable(spec);
+
       const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
       const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io) };
-      const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
-      io.stdout.write(renderReport(report, opts.format, io));
-      onExit(report.summary.failed ? EXIT.findings : EXIT.ok);
+      let report: Report;
+      try {
+        report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
+      } catch (err) {
+        if (!(err instanceof UnknownTargetsError)) throw err;
+        const scope = opts.only ? `the checks ${opts.only.join(', ')}` : 'the enabled checks';
+        throw new UsageError(err.unknown.map((name) => `--target: ${scope} have no target "${name}"${suggestion(name, err.known)}; nothing was audited`).join('\n'));
+      }
+
+      const failedOutputs = await writeOutputs(report, plan.files);
+      for (const problem of failedOutputs) io.stderr.write(`${problem}\n`);
+      if (plan.stdout) io.stdout.write(renderReport(report, plan.stdout, io));
+      else io.stdout.write(`${verdictLine(report, { color: colorOn(io) })}\n`);
+      onExit(report.summary.failed || failedOutputs.length > 0 ? EXIT.findings : EXIT.ok);
     });
 
   program
@@ -188,7 +275,7 @@ Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2
         }
         reports.push(result.data as Report);
       }
-      const merged = mergeReports(reports);
+      const merged = mergeReports(reports, files.map((f) => path.basename(f).replace(/\.json$/i, '')));
       io.stdout.write(renderReport(merged, opts.format, io));
       onExit(merged.summary.failed ? EXIT.findings : EXIT.ok);
     });
@@ -201,6 +288,7 @@ Examples:
   dialer-audit validate --config dialer-audit.yaml           # exit 2 naming every bad key
   dialer-audit audit --config dialer-audit.yaml              # one run, a dry run, text report
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --output json=report.json --output prom=audit.prom
   dialer-audit audit --config dialer-audit.yaml --fix        # apply the planned TTL fixes
   dialer-audit daemon --config dialer-audit.yaml             # every daemon.schedule until SIGTERM
   dialer-audit merge us-east-1.json eu-west-1.json           # problems seen from some places only

@@ -23,6 +23,7 @@ import {
 } from '../sip/message.ts';
 import { hostPort, type SipTransport } from '../sip/uri.ts';
 import { normalizeIPv6 } from './dns.ts';
+import { numericLookup, preparing, sendSoon, stampFirst, wireNow } from './wire-time.ts';
 
 export const USER_AGENT = 'dialer-audit/0.1';
 
@@ -64,7 +65,10 @@ export interface SipProbeResult {
   bytesSent: number;
   /** How many times the request went out (UDP retransmissions + 1). */
   sends: number;
-  /** From the first transmission of the request to the final response. */
+  /**
+   * From handing the first transmission to the socket to reading the final response from it
+   * (src/net/wire-time.ts): no lookup, limiter wait or parsing inside.
+   */
   rttMs?: number;
   /** TCP/TLS: time to establish the connection (and handshake). */
   connectMs?: number;
@@ -151,8 +155,10 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
   const base = { transport: probe.transport, address: probe.address, port: probe.port };
   const family = familyOf(probe.address);
   if (signal?.aborted) return { ...base, outcome: 'aborted', bytesSent: 0, sends: 0 };
+  const prepared = preparing();
   const localAddress = await localAddressToward(probe.address, probe.port, family);
   if (typeof localAddress !== 'string') {
+    prepared();
     return { ...base, outcome: 'unavailable', bytesSent: 0, sends: 0, detail: `no route to ${probe.address} (${localAddress.error})`, stage: 'connect' };
   }
   const t1 = probe.t1Ms ?? DEFAULT_T1_MS;
@@ -164,7 +170,7 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
     // Unconnected on purpose: a carrier may answer from another address of its cluster (the
     // response is matched by branch, Call-ID and CSeq instead), and a black hole must look like
     // silence, exactly as it does to the trunk, not like an ICMP error.
-    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: numericLookup });
     let request: Buffer = Buffer.alloc(0);
     let sends = 0;
     let firstSentAt = 0;
@@ -180,6 +186,7 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
     const finish = (r: Omit<SipProbeResult, 'transport' | 'address' | 'port' | 'bytesSent' | 'sends'>) => {
       if (done) return;
       done = true;
+      prepared();
       clearTimeout(deadline);
       clearTimeout(retransmitTimer);
       signal?.removeEventListener('abort', onAbort);
@@ -195,7 +202,7 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
 
     const send = () => {
       if (done) return;
-      if (sends === 0) firstSentAt = performance.now();
+      if (sends === 0) firstSentAt = wireNow();
       sends++;
       socket.send(request, probe.port, probe.address, (err) => {
         if (err) finish({ outcome: 'unavailable', detail: `cannot send ${request.length} bytes: ${(err as NodeJS.ErrnoException).code ?? err.message}`, stage: 'connect' });
@@ -205,7 +212,8 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
     };
 
     socket.on('error', (err: NodeJS.ErrnoException) => finish({ outcome: 'unavailable', detail: `UDP socket error ${err.code ?? err.message}`, stage: 'connect' }));
-    socket.on('message', (msg, rinfo) => {
+    socket.on('message', stampFirst((receivedAt, msg: Buffer, rinfo: dgram.RemoteInfo) => {
+      if (done) return;
       const parsed = parseSipMessage(msg);
       if (!parsed.ok) {
         // Keep listening: the real answer may still come; garbage alone becomes 'malformed' at the deadline.
@@ -224,14 +232,15 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
       }
       const from = hostPort(rinfo.address, rinfo.port);
       const sameSource = normalizeIPv6(rinfo.address) === destination && rinfo.port === probe.port;
-      finish({ outcome: 'answered', rttMs: performance.now() - firstSentAt, response, respondedFrom: sameSource ? undefined : from });
-    });
+      finish({ outcome: 'answered', rttMs: receivedAt - firstSentAt, response, respondedFrom: sameSource ? undefined : from });
+    }));
     socket.bind({ address: localAddress, port: 0 }, () => {
       if (done) return;
       const bound = socket.address();
       local = hostPort(bound.address, bound.port);
       request = requestFor(probe, t, { address: bound.address, port: bound.port });
-      send();
+      prepared();
+      sendSoon(send);
     });
   });
 }
@@ -246,6 +255,7 @@ function streamOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipProbeR
 
   return new Promise((resolve) => {
     const started = performance.now();
+    const prepared = preparing();
     let stage: 'connect' | 'tls' | 'response' = 'connect';
     let request: Buffer = Buffer.alloc(0);
     let sentAt = 0;
@@ -271,6 +281,7 @@ function streamOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipProbeR
     const finish = (r: Omit<SipProbeResult, 'transport' | 'address' | 'port' | 'bytesSent' | 'sends'>) => {
       if (done) return;
       done = true;
+      prepared();
       clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
@@ -303,8 +314,12 @@ function streamOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipProbeR
       local = socket.localAddress ? hostPort(socket.localAddress, socket.localPort ?? 0) : undefined;
       stage = 'response';
       request = requestFor(probe, t, { address: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 });
-      sentAt = performance.now();
-      socket.write(request);
+      prepared();
+      sendSoon(() => {
+        if (done) return;
+        sentAt = wireNow();
+        socket.write(request);
+      });
     };
 
     if (isTls) {
@@ -331,11 +346,13 @@ function streamOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipProbeR
       else if (stage === 'tls' || (isTls && stage === 'connect' && !code.startsWith('E'))) finish({ outcome: 'unavailable', detail: `TLS handshake failed: ${tlsReason(err)}`, stage: 'tls' });
       else finish({ outcome: 'unavailable', detail: `${label} ${code || err.message}` });
     });
-    socket.on('close', () => {
+    // After any data read before it (that is handled a turn later, see stampFirst).
+    socket.on('close', () => setImmediate(() => {
       if (stage === 'response') finish({ outcome: 'unavailable', detail: `the carrier closed the ${label} connection without a final response` });
       else finish({ outcome: 'unavailable', detail: `the ${label} connection closed during the ${stage === 'tls' ? 'TLS handshake' : 'handshake'}`, stage: isTls && stage === 'connect' ? 'tls' : stage });
-    });
-    socket.on('data', (chunk: Buffer) => {
+    }));
+    socket.on('data', stampFirst((receivedAt, chunk: Buffer) => {
+      if (done) return;
       buffered = Buffer.concat([buffered, chunk]);
       const framing = frameStream(buffered);
       buffered = framing.rest;
@@ -345,22 +362,22 @@ function streamOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipProbeR
           finish({ outcome: 'malformed', detail: `the ${label} reply is not SIP: ${parsed.error}`, sample: printable(raw.subarray(0, 120).toString('latin1')) });
           return;
         }
-        if (handle(parsed.message)) return;
+        if (handle(parsed.message, receivedAt)) return;
       }
       if (framing.error) {
         finish({ outcome: 'malformed', detail: framing.error, sample: printable(framing.rest.subarray(0, 120).toString('latin1')) });
       }
-    });
+    }));
 
     /** True when the transaction is over. */
-    const handle = (m: SipMessage): boolean => {
+    const handle = (m: SipMessage, receivedAt: number): boolean => {
       if (!matchesTransaction(m, t)) return false;
       const response = summarizeResponse(m);
       if (response.status < 200) {
         if (!provisional.includes(response.status)) provisional = [...provisional, response.status];
         return false;
       }
-      finish({ outcome: 'answered', rttMs: performance.now() - sentAt, response });
+      finish({ outcome: 'answered', rttMs: receivedAt - sentAt, response });
       return true;
     };
   });

@@ -1,22 +1,15 @@
-// The only code that opens STUN/TURN sockets: a Binding request over UDP, TCP or TLS, and a TURN
-// allocation with a relay round trip. STUN over TCP/TLS is plain messages back to back, each one's
-// length read from its header (RFC 8489 §6.2.2); no RFC 4571 framing. UDP retransmits from RTO
-// (500 ms) doubling, but only within the caller's budget, never RFC 8489's 39.5 s.
+// STUN/TURN probes: a Binding request over UDP, TCP or TLS, and a TURN allocation with a relay
+// round trip, spoken through the channels of stun-channel.ts (the sockets, framing, retransmission
+// from RTO (500 ms) doubling within the caller's budget, never RFC 8489's 39.5 s).
 // Nothing here throws for a bad server: every outcome is a value the checks turn into findings.
-import dgram from 'node:dgram';
-import net from 'node:net';
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { randomBytes } from 'node:crypto';
 import {
   Method,
   canonicalIp,
-  decodeMessage,
   formatTransportAddress,
   longTermKey,
   newTransactionId,
-  streamFrameLength,
   type StunMessage,
   type TransportAddress,
 } from '../stun/codec.ts';
@@ -34,6 +27,7 @@ import {
   type LongTermAuth,
 } from '../stun/messages.ts';
 import type { StunTransport } from '../stun/uri.ts';
+import { hex, openChannel, transact, untilFrom, type Channel, type TxOptions } from './stun-channel.ts';
 
 export interface StunEndpoint {
   /** An IP address (names are resolved by the caller, through every resolver). */
@@ -73,7 +67,7 @@ export type BindingOutcome =
       ok: true;
       transport: StunTransport;
       mapped: TransportAddress;
-      /** From the last (re)transmission to the response. */
+      /** From handing the last (re)transmission to the socket to the socket delivering the response (src/net/wire-time.ts). */
       rttMs: number;
       /** From the first transmission to the response. */
       elapsedMs: number;
@@ -130,292 +124,6 @@ export interface StunClient {
   turn(req: TurnProbeRequest): Promise<TurnProbeOutcome>;
   /** The system resolver, used only when no resolver is configured. */
   resolveSystem(host: string, family: 4 | 6): Promise<string[]>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Channels: one socket to one server, inbound data as a queue the protocol code pulls from.
-
-type Inbound =
-  | { kind: 'message'; bytes: Buffer }
-  | { kind: 'foreign'; bytes: Buffer; from: string }
-  | { kind: 'closed'; detail: string }
-  | { kind: 'invalid-stream'; problem: string; sample: string };
-
-type Pulled = Inbound | { kind: 'timeout' } | { kind: 'aborted' };
-
-const hex = (b: Buffer) => b.subarray(0, 32).toString('hex');
-
-class Channel {
-  private readonly queue: Inbound[] = [];
-  private wake: (() => void) | undefined;
-  private ended: Inbound | undefined;
-
-  constructor(
-    readonly transport: StunTransport,
-    readonly sendBytes: (b: Buffer) => void,
-    readonly close: () => void,
-  ) {}
-
-  get reliable(): boolean {
-    return this.transport !== 'udp';
-  }
-
-  push(item: Inbound): void {
-    if (this.ended) return;
-    if (item.kind === 'closed' || item.kind === 'invalid-stream') this.ended = item;
-    else this.queue.push(item);
-    this.wake?.();
-  }
-
-  /** The next inbound item, or timeout at `until` (performance.now() ms), or aborted. */
-  async next(until: number, signal: AbortSignal): Promise<Pulled> {
-    for (;;) {
-      const item = this.queue.shift();
-      if (item) return item;
-      if (this.ended) return this.ended;
-      if (signal.aborted) return { kind: 'aborted' };
-      const wait = until - performance.now();
-      if (wait <= 0) return { kind: 'timeout' };
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          this.wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, wait);
-        signal.addEventListener('abort', done, { once: true });
-        this.wake = done;
-      });
-    }
-  }
-}
-
-type Opened = { ok: true; channel: Channel; connectMs?: number } | { ok: false; failure: ProbeFailure; detail: string };
-
-function untilFrom(budget: Budget): number {
-  const now = performance.now();
-  return now + Math.max(0, Math.min(budget.timeoutMs, budget.deadline - Date.now()));
-}
-
-function openUdp(server: StunEndpoint): Promise<Opened> {
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
-    const serverIp = canonicalIp(server.host);
-    const channel = new Channel(
-      'udp',
-      (b) =>
-        socket.send(b, server.port, server.host, (err) => {
-          if (err) channel.push({ kind: 'closed', detail: `send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
-        }),
-      () => {
-        try {
-          socket.close();
-        } catch {
-          // already closed
-        }
-      },
-    );
-    // Unconnected on purpose: the TURN relay test needs to see datagrams from addresses other than the server's.
-    socket.on('message', (bytes, rinfo) => {
-      if (canonicalIp(rinfo.address) === serverIp && rinfo.port === server.port) channel.push({ kind: 'message', bytes });
-      else channel.push({ kind: 'foreign', bytes, from: formatTransportAddress({ address: rinfo.address, port: rinfo.port }) });
-    });
-    let listening = false;
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const detail = `socket error ${err.code ?? err.message}`;
-      if (listening) return channel.push({ kind: 'closed', detail });
-      channel.close();
-      resolve({ ok: false, failure: 'closed', detail });
-    });
-    socket.once('listening', () => {
-      listening = true;
-      resolve({ ok: true, channel });
-    });
-    socket.bind(0);
-  });
-}
-
-const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|HOSTNAME_MISMATCH|ERR_OSSL)/;
-
-function openStream(server: StunEndpoint, transport: 'tcp' | 'tls', tlsSettings: TlsSettings | undefined, budget: Budget): Promise<Opened> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    let socket: net.Socket;
-    if (transport === 'tls') {
-      const servername = tlsSettings?.servername;
-      let ca: string | undefined;
-      try {
-        ca = tlsSettings?.caFile ? readFileSync(tlsSettings.caFile, 'utf8') : undefined;
-      } catch (err) {
-        resolve({ ok: false, failure: 'tls', detail: `cannot read the CA file ${tlsSettings?.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-        return;
-      }
-      socket = tls.connect({
-        host: server.host,
-        port: server.port,
-        // SNI only carries names; with an address the certificate must name the address itself.
-        servername: servername && net.isIP(servername) === 0 ? servername : undefined,
-        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(servername ?? server.host, cert),
-        rejectUnauthorized: !tlsSettings?.insecure,
-        ca: ca ? [...tls.rootCertificates, ca] : undefined,
-      });
-    } else {
-      socket = net.connect({ host: server.host, port: server.port });
-    }
-    socket.setNoDelay(true);
-    let tcpUp = false;
-    let settled = false;
-    let buffered: Buffer = Buffer.alloc(0);
-    const channel = new Channel(transport, (b) => socket.write(b), () => {
-      // end() lets TLS say close_notify; destroy() follows in case the server never closes its side.
-      socket.end();
-      setTimeout(() => socket.destroy(), 1000).unref();
-    });
-    const settle = (r: Opened) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      budget.signal.removeEventListener('abort', onAbort);
-      if (!r.ok) socket.destroy();
-      resolve(r);
-    };
-    const onAbort = () => settle({ ok: false, failure: 'aborted', detail: 'the run budget was spent' });
-    const timer = setTimeout(
-      () => settle({ ok: false, failure: 'timeout', detail: tcpUp ? `no TLS handshake within ${Math.round(performance.now() - started)} ms` : `no TCP connection within ${Math.round(performance.now() - started)} ms` }),
-      Math.max(0, untilFrom(budget) - performance.now()),
-    );
-    budget.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      tcpUp = true;
-      if (transport === 'tcp') settle({ ok: true, channel, connectMs: performance.now() - started });
-    });
-    if (transport === 'tls') socket.once('secureConnect', () => settle({ ok: true, channel, connectMs: performance.now() - started }));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? '';
-      if (!settled) {
-        if (code === 'ECONNREFUSED') settle({ ok: false, failure: 'refused', detail: `connection refused: nothing listens on ${transport} ${formatTransportAddress({ address: server.host, port: server.port })}` });
-        else if (transport === 'tls' && (tcpUp || TLS_ERROR.test(code))) settle({ ok: false, failure: 'tls', detail: `TLS handshake failed: ${code ? `${code}: ` : ''}${err.message}` });
-        else settle({ ok: false, failure: 'closed', detail: `${transport} connection failed: ${code || err.message}` });
-        return;
-      }
-      channel.push({ kind: 'closed', detail: `the connection failed: ${code || err.message}` });
-    });
-    socket.on('close', () => {
-      if (!settled) settle({ ok: false, failure: transport === 'tls' && tcpUp ? 'tls' : 'closed', detail: tcpUp ? 'the server closed the connection during the handshake' : 'the connection closed before it was established' });
-      channel.push({ kind: 'closed', detail: 'the server closed the connection' });
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-      for (;;) {
-        const frame = streamFrameLength(buffered);
-        if (!frame) return;
-        if ('problem' in frame) {
-          channel.push({ kind: 'invalid-stream', problem: frame.problem, sample: hex(buffered) });
-          socket.destroy();
-          return;
-        }
-        if (buffered.length < frame.length) return;
-        const bytes = buffered.subarray(0, frame.length);
-        buffered = buffered.subarray(frame.length);
-        // ChannelData frames (first bits 01) are not used by this client; only STUN messages matter.
-        if ((bytes[0] & 0xc0) === 0) channel.push({ kind: 'message', bytes });
-      }
-    });
-  });
-}
-
-function openChannel(server: StunEndpoint, transport: StunTransport, tlsSettings: TlsSettings | undefined, budget: Budget): Promise<Opened> {
-  if (budget.signal.aborted) return Promise.resolve({ ok: false, failure: 'aborted', detail: 'the run budget was spent' });
-  return transport === 'udp' ? openUdp(server) : openStream(server, transport, tlsSettings, budget);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Transactions.
-
-type TxResult =
-  | { kind: 'response'; message: StunMessage; rttMs: number; elapsedMs: number; retransmissions: number }
-  | { kind: ProbeFailure; detail: string; elapsedMs: number; retransmissions: number; sample?: string };
-
-interface TxOptions {
-  until: number;
-  rtoMs: number;
-  signal: AbortSignal;
-  /** Messages that are not the answer (Data indications, datagrams from the relay). */
-  onOther?: (m: StunMessage | undefined, bytes: Buffer) => void;
-  /** Keep retransmitting the request until the answer arrives (also over TCP: for indications through a relay). */
-  resendOverStreams?: boolean;
-}
-
-async function transact(ch: Channel, request: Buffer, transactionId: Buffer | undefined, o: TxOptions): Promise<TxResult> {
-  const started = performance.now();
-  let lastSent = started;
-  let retransmissions = 0;
-  let rto = o.rtoMs;
-  // Over UDP the server's unusable replies are noted, not believed: a later datagram may still be the answer.
-  const unusable: { problem: string; sample: string }[] = [];
-  ch.sendBytes(request);
-  let nextSend = ch.reliable && !o.resendOverStreams ? Infinity : started + rto;
-  const elapsed = () => performance.now() - started;
-  for (;;) {
-    const ev = await ch.next(Math.min(nextSend, o.until), o.signal);
-    switch (ev.kind) {
-      case 'aborted':
-        return { kind: 'aborted', detail: 'the run budget was spent', elapsedMs: elapsed(), retransmissions };
-      case 'timeout': {
-        const now = performance.now();
-        if (now >= o.until - 1) {
-          if (unusable.length > 0) {
-            return {
-              kind: 'bad-response',
-              detail: `no usable answer in ${Math.round(elapsed())} ms; the server sent ${unusable.length} unusable message${unusable.length === 1 ? '' : 's'}: ${unusable[0].problem}`,
-              sample: unusable[0].sample,
-              elapsedMs: elapsed(),
-              retransmissions,
-            };
-          }
-          return { kind: 'timeout', detail: `no answer in ${Math.round(elapsed())} ms (${retransmissions} retransmission${retransmissions === 1 ? '' : 's'})`, elapsedMs: elapsed(), retransmissions };
-        }
-        ch.sendBytes(request);
-        retransmissions++;
-        lastSent = now;
-        rto *= 2;
-        nextSend = now + rto;
-        continue;
-      }
-      case 'closed':
-        return { kind: 'closed', detail: ev.detail, elapsedMs: elapsed(), retransmissions };
-      case 'invalid-stream':
-        return { kind: 'bad-response', detail: ev.problem, sample: ev.sample, elapsedMs: elapsed(), retransmissions };
-      case 'foreign':
-        o.onOther?.(undefined, ev.bytes);
-        continue;
-      case 'message': {
-        const decoded = decodeMessage(ev.bytes);
-        if (!decoded.ok) {
-          if (ch.reliable) return { kind: 'bad-response', detail: `undecodable reply: ${decoded.problem}`, sample: hex(ev.bytes), elapsedMs: elapsed(), retransmissions };
-          unusable.push({ problem: `undecodable (${decoded.problem})`, sample: hex(ev.bytes) });
-          continue;
-        }
-        const m = decoded.message;
-        if (m.cls === 'indication') {
-          o.onOther?.(m, ev.bytes);
-          continue;
-        }
-        if (!transactionId || !m.transactionId.equals(transactionId)) {
-          const problem = 'a response carrying a transaction id we never sent';
-          if (ch.reliable) return { kind: 'bad-response', detail: problem, sample: hex(ev.bytes), elapsedMs: elapsed(), retransmissions };
-          unusable.push({ problem, sample: hex(ev.bytes) });
-          continue;
-        }
-        if (m.cls === 'request') {
-          return { kind: 'bad-response', detail: 'the server sent our own request back (a reflector, not a STUN server)', sample: hex(ev.bytes), elapsedMs: elapsed(), retransmissions };
-        }
-        const now = performance.now();
-        return { kind: 'response', message: m, rttMs: now - lastSent, elapsedMs: now - started, retransmissions };
-      }
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

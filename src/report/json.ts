@@ -55,6 +55,8 @@ export const reportSchema = z.strictObject({
       fix: z
         .strictObject({ zoneId: z.string(), zoneName: z.string(), name: z.string(), type: z.string(), setIdentifier: z.string().optional(), fromTtl: z.number(), toTtl: z.number() })
         .optional(),
+      // Only in a report merged from several vantage points (`dialer-audit merge`).
+      vantages: z.strictObject({ seenFrom: z.array(z.string()), notSeenFrom: z.array(z.string()), notRunFrom: z.array(z.string()) }).optional(),
     }),
   ),
   fixes: z.array(
@@ -74,6 +76,14 @@ export const reportSchema = z.strictObject({
     z.strictObject({ check: z.string(), target: z.string(), metric: z.string(), value: z.number(), labels: z.record(z.string(), z.string()).optional() }),
   ),
   reporterFailures: z.array(z.strictObject({ reporter: z.string(), error: z.string() })),
+  // What a run with notify did: the alert state and the notices sent or still owed, per reporter.
+  notify: z
+    .strictObject({
+      state: z.enum(['saved', 'not-loaded', 'not-saved', 'none']),
+      sent: z.record(z.string(), z.number().int()),
+      owed: z.record(z.string(), z.number().int()),
+    })
+    .optional(),
 });
 
 export function formatJson(report: Report): string {

@@ -2,27 +2,28 @@
 import { renderPlanMarkdown } from '../fix/render.ts';
 import { formatScorecardMarkdown } from './scorecard.ts';
 import type { Report } from '../types.ts';
-import { countsLine, describeSplit, durationSeconds, escapeCell, groupBySeverity, verdictWord } from './common.ts';
+import { countsLine, describeVantages, durationSeconds, escapeCell, groupBySeverity, runActions, verdictWord } from './common.ts';
 
 export function formatMarkdown(report: Report): string {
   const out: string[] = [];
   out.push(`# dialer-audit: ${verdictWord(report)} (${countsLine(report)})`, '');
+  const split = report.summary.vantages;
   out.push(
-    `Run \`${report.runId}\`${report.vantage ? ` from **${report.vantage}**` : ''}, ${report.startedAt}, ${durationSeconds(report)} s, ${report.summary.targets} targets${report.dryRun ? ', dry run' : ''}.`,
+    split
+      ? `Merged from ${split.vantages.length} vantage points (${split.vantages.map((v) => `**${v}**`).join(', ')}), ${report.startedAt}, ${durationSeconds(report)} s, ${report.summary.targets} targets.`
+      : `Run \`${report.runId}\`${report.vantage ? ` from **${report.vantage}**` : ''}, ${report.startedAt}, ${durationSeconds(report)} s, ${report.summary.targets} targets; ${runActions(report)}.`,
   );
   if (report.findings.length === 0) out.push('', 'No findings: every target matched.');
   for (const [severity, findings] of groupBySeverity(report.findings)) {
     out.push('', `## ${severity[0].toUpperCase()}${severity.slice(1)} (${findings.length})`, '');
     out.push('| Code | Target | Seen at | What is wrong | First step |', '| --- | --- | --- | --- | --- |');
     for (const f of findings) {
-      const at = [f.resolver, f.vantage].filter(Boolean).join(', ');
+      const at = [f.resolver, f.vantages ? describeVantages(f.vantages) : f.vantage].filter(Boolean).join('; ');
       out.push(`| \`${f.code}\` | ${escapeCell(f.target)} | ${escapeCell(at)} | ${escapeCell(f.message)} | ${escapeCell(f.firstStep ?? '')} |`);
     }
   }
-  const split = report.summary.vantages;
   if (split && split.partial.length) {
-    out.push('', `## Seen from some vantage points only (${split.partial.length} of ${split.partial.length + split.everywhere})`, '', `Vantage points: ${split.vantages.join(', ')}.`, '');
-    out.push(...split.partial.map((s) => `- ${escapeCell(describeSplit(s))}`));
+    out.push('', `${split.partial.length} of ${split.partial.length + split.everywhere} problems were seen from some vantage points only: resolvers' caches and paths differ by place.`);
   }
   const scorecard = formatScorecardMarkdown(report.measurements);
   if (scorecard) out.push('', scorecard.replace(/^### /, '## ').trimEnd());

@@ -6,7 +6,7 @@ export const STUN_CODES = {
   STUN_TIMEOUT: {
     severity: 'critical',
     meaning: 'A STUN server did not answer a Binding request within the budget (or refused the connection): webphones using it get no server-reflexive candidate and may have no audio behind NAT.',
-    firstStep: 'From the same host, run `turnutils_stunclient -p PORT ADDRESS` (add -t for TCP); check that the server process runs and that the firewall / security group allows the port and transport.',
+    firstStep: 'From the same host, run `turnutils_stunclient -p PORT ADDRESS` (UDP only; over TCP or TLS, `turnutils_uclient -t -y -n 1 -p PORT ADDRESS`, with -S for TLS); check that the server process runs and that the firewall / security group allows the port and transport.',
   },
   STUN_ERROR_RESPONSE: {
     severity: 'critical',
@@ -16,7 +16,7 @@ export const STUN_CODES = {
   STUN_BAD_RESPONSE: {
     severity: 'critical',
     meaning: 'A STUN server sent something unusable: not STUN, a wrong transaction id, no XOR-MAPPED-ADDRESS, or a FINGERPRINT that does not match. Browsers discard such replies.',
-    firstStep: 'Capture the exchange (tcpdump -n -X host ADDRESS and port PORT) and compare with turnutils_stunclient; look for a middlebox rewriting UDP or a non-STUN service on that port.',
+    firstStep: 'Capture the exchange (`tcpdump -n -X host ADDRESS and port PORT`) and compare with `turnutils_stunclient -p PORT ADDRESS`; look for a middlebox rewriting UDP or a non-STUN service on that port.',
   },
   STUN_SLOW: {
     severity: 'warning',

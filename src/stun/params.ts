@@ -1,15 +1,9 @@
-// Params shared by the STUN/TURN checks (zod 4): durations as `3s` / `500ms` / milliseconds.
+// Params shared by the STUN/TURN checks (zod 4).
 import { z } from 'zod';
-import { parseDuration } from '../units.ts';
+import { duration } from '../durations.ts';
 
-export const durationParam = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const parsed = parseDuration(v);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 3s or 500ms, got "${v}"` });
-    return z.NEVER;
-  }
-  return parsed;
-});
+/** Durations as `3s`, `500ms` or milliseconds: the project's one duration schema. */
+export const durationParam = duration;
 
 /** Per-request limit, first UDP retransmission timeout, slow threshold, address families, fan-out. */
 export const probeParamShape = {

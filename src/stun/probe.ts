@@ -11,6 +11,7 @@ import { humanDuration } from '../units.ts';
 import { STUN_CODES, type StunCode } from './codes.ts';
 import { canonicalIp, formatTransportAddress, isIpLiteral } from './codec.ts';
 import { formatIceUri, parseIceUri, withTransport, type IceUri, type StunTransport } from './uri.ts';
+import { stunClientCommand, stunClientReading } from './reference-clients.ts';
 
 /** The StunClient a check uses: ctx.stun when the caller passed one (tests), else real sockets. */
 export function stunClientOf(ctx: CheckContext): StunClient {
@@ -260,7 +261,7 @@ function describeGroup(
   const evidence: Record<string, unknown> = { server: uriText, transport, addresses: perAddress };
   const addr = where[0];
   const [host, port] = [first.address.address, first.port];
-  const tcpFlag = transport === 'udp' ? '' : ' -t';
+  const tryIt = stunClientCommand(transport, host, port);
   switch (code) {
     case 'STUN_TIMEOUT': {
       const detail = o.ok ? '' : o.detail;
@@ -268,7 +269,7 @@ function describeGroup(
         firstStep:
           !o.ok && o.failure === 'refused'
             ? `Nothing listens on ${transport} ${addr}: start the STUN server or open ${transport}/${port} on it, or remove ${uriText} from the ICE configuration.`
-            : `From this host run \`turnutils_stunclient${tcpFlag} -p ${port} ${host}\`; if it also times out, check that the server runs and that ${transport}/${port} is open in its firewall / security group.`,
+            : `From this host run \`${tryIt}\`${stunClientReading(transport)}; if it also times out, check that the server runs and that ${transport}/${port} is open in its firewall / security group.`,
         evidence: { ...evidence, timeoutMs: p.timeout },
       });
     }
@@ -278,13 +279,13 @@ function describeGroup(
         firstStep:
           codeNum === 401
             ? `${uriText} wants credentials for a plain Binding: webphones do not send any. Allow unauthenticated Binding on the server (coturn: no \`no-stun\`, no \`secure-stun\`) or use another STUN server.`
-            : `Read the server's log at the time of this run for the ${codeNum ?? 'error'} it sent; ${codeNum === 420 ? 'it did not understand an attribute of a plain Binding: upgrade the server.' : 'compare with `turnutils_stunclient' + tcpFlag + ` -p ${port} ${host}\`.`}`,
+            : `Read the server's log at the time of this run for the ${codeNum ?? 'error'} it sent; ${codeNum === 420 ? 'it did not understand an attribute of a plain Binding: upgrade the server.' : `compare with \`${tryIt}\`.`}`,
         evidence: { ...evidence, errorCode: codeNum },
       });
     }
     case 'STUN_BAD_RESPONSE':
       return finding(check, target, code, `${prefix}${uriText} sent an unusable answer over ${transport.toUpperCase()}${whereText}: ${o.ok ? '' : o.detail}`, {
-        firstStep: `Capture it: \`tcpdump -n -X ${transport === 'udp' ? 'udp' : 'tcp'} and host ${host} and port ${port}\` while running \`turnutils_stunclient${tcpFlag} -p ${port} ${host}\`; if the bytes are not STUN, something else answers on that port.`,
+        firstStep: `Capture it: \`tcpdump -n -X ${transport === 'udp' ? 'udp' : 'tcp'} and host ${host} and port ${port}\` while running \`${tryIt}\`; if the bytes are not STUN, something else answers on that port.`,
         evidence: { ...evidence, problem: o.ok ? undefined : o.detail },
       });
     case 'STUN_TLS_FAILED':

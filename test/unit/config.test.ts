@@ -109,3 +109,27 @@ describe('server addresses and durations', () => {
     expect(parseDuration(text as string)).toBe(ms);
   });
 });
+
+describe('every span of time takes the same forms', () => {
+  it('TTLs in seconds or as durations: checks.ttl-policy.maxTtl 5m is 300 s, overrides too', () => {
+    // Act
+    const config = parseConfig({ ...minimal, checks: { 'ttl-policy': { maxTtl: '5m', maxNegativeTtl: 60, overrides: [{ type: 'TXT', maxTtl: '1h' }] } } });
+    // Assess
+    expect(config.checks['ttl-policy']).toMatchObject({ maxTtl: 300, maxNegativeTtl: 60, overrides: [{ type: 'TXT', maxTtl: 3600 }] });
+  });
+
+  it('certificate warnings in days or as durations; timeouts in milliseconds or as durations', () => {
+    const config = parseConfig({ ...minimal, checks: { 'sip-options': { certWarnDays: '21d', timeout: '3s', t1: 250 } } });
+    expect(config.checks['sip-options']).toMatchObject({ certWarnDays: 21, timeout: 3000, t1: 250 });
+  });
+
+  it.each([
+    [{ 'ttl-policy': { maxTtl: '250ms' } }, 'checks.ttl-policy.maxTtl: expected whole seconds, got "250ms"'],
+    [{ 'ttl-policy': { maxTtl: 'soon' } }, 'checks.ttl-policy.maxTtl: expected a duration such as 30s, 5m, 4h or 1d, or a number of seconds, got "soon"'],
+    [{ 'ttl-policy': { maxTtl: '100000d' } }, 'checks.ttl-policy.maxTtl: expected at most 2147483647 seconds'],
+    [{ 'sip-options': { timeout: '0s' } }, 'checks.sip-options.timeout: expected a duration longer than zero'],
+    [{ 'sip-options': { certWarnDays: '36h' } }, 'checks.sip-options.certWarnDays: expected whole days'],
+  ])('%j is exit 2 naming the key', (checks, problem) => {
+    expect(problemsOf({ ...minimal, checks }).join('\n')).toContain(problem);
+  });
+});

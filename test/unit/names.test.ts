@@ -1,6 +1,6 @@
 // Names as Route 53 returns them, and the globs that select dialers, protect names and override TTLs.
 import { describe, expect, it } from 'vitest';
-import { bareId, isSelected, matchesGlob, normalizeRoute53Name } from '../../src/names.ts';
+import { bareId, didYouMean, isSelected, matchesGlob, normalizeRoute53Name } from '../../src/names.ts';
 
 describe('normalizeRoute53Name', () => {
   it.each([
@@ -44,5 +44,15 @@ describe('name globs', () => {
     expect(isSelected('acme.dialer.example.com.', ['*.dialer.example.com'], ['test-*.dialer.example.com'])).toBe(true);
     expect(isSelected('test-1.dialer.example.com.', ['*.dialer.example.com'], ['test-*.dialer.example.com'])).toBe(false);
     expect(isSelected('www.example.com.', ['*.dialer.example.com'], [])).toBe(false);
+  });
+});
+
+describe('didYouMean', () => {
+  it('suggests close names, the full name for its first label, and the carrier of a finding target', () => {
+    const known = ['acme.dialer.example.com', 'beta.dialer.example.com', 'twilio', 'telnyx'];
+    expect(didYouMean('acme.dialer.exmaple.com', known)).toEqual(['acme.dialer.example.com']);
+    expect(didYouMean('acme', known)).toEqual(['acme.dialer.example.com']);
+    expect(didYouMean('twilio/udp', known)).toEqual(['twilio']);
+    expect(didYouMean('nosuch.example.net', known)).toEqual([]);
   });
 });

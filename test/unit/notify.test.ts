@@ -7,6 +7,7 @@ import { fingerprint } from '../../src/state/fingerprint.ts';
 import { emptyState, type AlertState } from '../../src/state/policy.ts';
 import type { StateStore, Versioned } from '../../src/state/store.ts';
 import { silentLogger } from '../../src/log.ts';
+import { formatText } from '../../src/report/text.ts';
 import type { Finding, Report } from '../../src/types.ts';
 
 const T0 = Date.parse('2026-11-23T12:00:00Z');
@@ -76,6 +77,10 @@ describe('notify', () => {
     expect(afterFirst.entries[fingerprint(critical)].told).toEqual({ email: { severity: 'critical', at: new Date(T0).toISOString() } });
     expect(afterFirst.reporters.slack).toMatchObject({ consecutiveFailures: 1, lastError: 'Slack answered HTTP 500' });
     // The next run: slack gets the owed notice (now a warning), email the severity change.
+    expect(first.notify).toEqual({ state: 'saved', sent: { email: 1 }, owed: { slack: 1 } });
+    expect(formatText(first, { width: 200 }).split('\n')[0]).toContain('(notify: state updated, 1 notice sent (email), 1 owed to the next run (slack failed); TTL fixes: plan only)');
+    expect(second.notify).toEqual({ state: 'saved', sent: { slack: 1, email: 1 }, owed: {} });
+    expect(formatText(second, { width: 200 }).split('\n')[0]).toContain('(notify: state updated, 2 notices sent (slack 1, email 1); TTL fixes: plan only)');
     expect(second.reporterFailures).toEqual([]);
     expect(second.summary.failed).toBe(false);
     expect(slackBack.got[0].notices.map((n) => [n.kind, n.severity])).toEqual([['problem', 'warning']]);
@@ -129,6 +134,8 @@ describe('notify', () => {
     expect(result.reporterFailures).toEqual([{ reporter: 'state', error: 'memory: read failed (AccessDenied); no notices were sent this run' }]);
     expect(slack.got).toEqual([]);
     expect(written).toHaveLength(1);
+    expect(result.notify?.state).toBe('not-loaded');
+    expect(formatText(result, { width: 200 }).split('\n')[0]).toContain('(notify: state NOT read, nothing sent; TTL fixes: plan only)');
   });
 
   it('without a state store, sends nothing and does not fail', async () => {

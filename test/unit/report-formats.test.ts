@@ -33,6 +33,32 @@ function report(findings: Finding[]) {
 }
 
 describe('text report', () => {
+  it('never breaks a command: the words wrap around it, and one longer than the line gets a line of its own', () => {
+    // Prepare
+    const command = 'dialer-audit audit --config /etc/dialer-audit/config.yaml --only ttl-policy --target acme.dialer.example.com --fix';
+    const ttl: Finding = {
+      check: 'ttl-policy',
+      target: 'acme.dialer.example.com',
+      severity: 'warning',
+      code: 'TTL_ABOVE_POLICY',
+      message: 'acme.dialer.example.com A has TTL 86400 s; policy is 300 s',
+      firstStep: `Run \`${command}\`: it sets the TTL in Route 53 and changes nothing else; or \`dig +norec @ns1 acme.dialer.example.com A\` to read it.`,
+    };
+    // Act
+    const lines = formatText(report([ttl]), { width: 80 }).split('\n');
+    // Assess
+    expect(lines).toContain(`      \`${command}\`:`);
+    expect(lines.some((l) => l.includes('`dig +norec @ns1 acme.dialer.example.com A`'))).toBe(true);
+    expect(lines.filter((l) => !l.includes(command)).every((l) => l.length <= 80)).toBe(true);
+  });
+
+  it('the header says what the run did: a dry run, or the fixes applied', () => {
+    const dry = formatText(report([]), { width: 200 }).split('\n')[0];
+    const applied = formatText({ ...report([]), dryRun: false, fixes: [{ zoneId: 'Z1', name: 'acme.dialer.example.com', type: 'A', setIdentifier: null, fromTtl: 86400, toTtl: 300, status: 'applied' }] }, { width: 200 }).split('\n')[0];
+    expect(dry).toBe('dialer-audit run 20261123T150000Z-abcdef (dry run: nothing changed or sent): 2 targets, 1 check, 2.0 s');
+    expect(applied).toContain('(TTL fixes: 1 applied)');
+  });
+
   it('groups by severity, fits 80 columns, ends with a summary line, no colour by default', () => {
     // Act
     const text = formatText(report([mismatch, stale]));

@@ -156,3 +156,18 @@ describe('stun-binding verdicts', () => {
     expect(() => config([{ uri: 'stun:s.example.net' }], { timeout: 'soon' })).toThrow(/checks\.stun-binding\.timeout/);
   });
 });
+
+describe('the coturn commands in first steps', () => {
+  it('a TCP server that does not answer is tried with turnutils_uclient -t -y (turnutils_stunclient has no -t)', async () => {
+    // Prepare
+    const stun = fakeStun((_s, t): BindingOutcome => ({ ok: false, transport: t, failure: 'timeout', detail: 'no answer in 3000 ms', elapsedMs: 3000, retransmissions: 0 }));
+    // Act
+    const report = await runAudit(config([{ uri: 'stun:192.0.2.1', transports: ['tcp', 'tls'] }]), { dns: fakeDns({}), log: silentLogger, stun });
+    // Assess
+    const steps = report.findings.map((f) => f.firstStep ?? '');
+    expect(steps).toHaveLength(2);
+    expect(steps.some((s) => s.includes('`turnutils_uclient -t -y -n 1 -p 3478 192.0.2.1`'))).toBe(true);
+    expect(steps.some((s) => s.includes('`turnutils_uclient -t -S -y -n 1 -p 5349 192.0.2.1`'))).toBe(true);
+    for (const s of steps) expect(s).not.toMatch(/turnutils_stunclient -t/);
+  });
+});

@@ -58,7 +58,7 @@ describe('splitByVantage', () => {
       { vantage: 'c', findings: [] },
     ];
     const split = splitByVantage(runs);
-    expect(split.partial).toHaveLength(1);
+    expect(split.partial.map((p) => p.code)).toEqual(['DNS_MISMATCH', 'CHECK_ERROR']);
     expect(split.partial[0]).toMatchObject({ seenFrom: ['a'], notSeenFrom: ['c'], unknownAt: ['b'] });
   });
 
@@ -68,27 +68,67 @@ describe('splitByVantage', () => {
   });
 });
 
+function withChecks(r: Report, checks: Record<string, number>): Report {
+  return { ...r, summary: { ...r.summary, checks: Object.fromEntries(Object.entries(checks).map(([id, targets]) => [id, { targets, findings: 0, errors: 0, durationMs: 1 }])) } };
+}
+
+const ttlFinding: Finding = {
+  check: 'ttl-policy',
+  target: 'acme.dialer.test',
+  code: 'TTL_ABOVE_POLICY',
+  severity: 'warning',
+  message: 'acme.dialer.test A has TTL 86400 s; policy is 300 s',
+  firstStep: 'Run `dialer-audit audit --config dialer-audit.yaml --only ttl-policy --target acme.dialer.test --fix`: it sets the TTL of acme.dialer.test A 86400 → 300 s in Route 53 zone dialer.test and changes nothing else (without --fix it only prints the plan).',
+};
+
 describe('mergeReports', () => {
-  it('keeps every finding with its vantage, recounts, and the text and Markdown say what is partial', () => {
-    // Prepare: a clean region matters — it is where the problem is NOT seen.
-    const us = report('us-east-1', []);
-    const eu = report('eu-west-1', [finding('acme.dialer.test', 'DNS_MISMATCH', 'google')]);
+  it('lists a problem every vantage saw once, with the vantages that saw it', () => {
+    // Prepare
+    const mismatch = finding('acme.dialer.test', 'DNS_MISMATCH', 'google');
+    const reports = ['us-east-1', 'eu-west-1', 'ap-southeast-1'].map((v) => report(v, [mismatch]));
     // Act
-    const merged = mergeReports([us, eu]);
+    const merged = mergeReports(reports);
+    const text = formatText(merged, { width: 100 });
+    // Assess
+    expect(merged.findings).toHaveLength(1);
+    expect(merged.findings[0].vantages).toEqual({ seenFrom: ['ap-southeast-1', 'eu-west-1', 'us-east-1'], notSeenFrom: [], notRunFrom: [] });
+    expect(merged.summary).toMatchObject({ critical: 1, findings: 1, failed: true });
+    expect(text.match(/^ {2}DNS_MISMATCH /gm)).toHaveLength(1);
+    expect(text).toContain('seen from every vantage point (ap-southeast-1, eu-west-1, us-east-1)');
+  });
+
+  it('separates "not seen there" (the check ran, clean) from "not run there" (the check never ran there)', () => {
+    // Prepare: eu runs ttl-policy and sees the TTL; us runs it and is clean; ap runs only dns-consistency.
+    const eu = withChecks(report('eu-west-1', [ttlFinding]), { 'dns-consistency': 2, 'ttl-policy': 2 });
+    const us = withChecks(report('us-east-1', []), { 'dns-consistency': 2, 'ttl-policy': 2 });
+    const ap = withChecks(report('ap-southeast-1', []), { 'dns-consistency': 2 });
+    // Act
+    const merged = mergeReports([eu, us, ap]);
     const text = formatText(merged, { width: 100 });
     const md = formatMarkdown(merged);
     // Assess
+    expect(merged.findings[0].vantages).toEqual({ seenFrom: ['eu-west-1'], notSeenFrom: ['us-east-1'], notRunFrom: ['ap-southeast-1'] });
+    expect(text).toContain('seen from eu-west-1; not seen from us-east-1; not run from ap-southeast-1');
+    expect(md).toContain('seen from eu-west-1; not seen from us-east-1; not run from ap-southeast-1');
     expect(reportSchema.safeParse(JSON.parse(formatJson(merged))).success).toBe(true);
-    expect(merged.summary).toMatchObject({ critical: 1, findings: 1, failed: true });
-    expect(merged.findings[0].vantage).toBe('eu-west-1');
-    expect(text).toContain('SEEN FROM SOME VANTAGE POINTS ONLY (1 of 1; vantages: eu-west-1, us-east-1)');
-    expect(text).toContain('DNS_MISMATCH acme.dialer.test @google: seen from eu-west-1, not from us-east-1');
-    expect(md).toContain('## Seen from some vantage points only (1 of 1)');
   });
 
-  it('a single-vantage report has no vantage section', () => {
+  it('each problem keeps its own first step: a TTL finding gets the --fix command, never resolver-cache advice', () => {
+    // Prepare
+    const eu = report('eu-west-1', [ttlFinding, { ...finding('acme.dialer.test', 'DNS_MISMATCH', 'google'), firstStep: 'Flush the name at google.' }]);
+    const us = report('us-east-1', [ttlFinding]);
+    // Act
+    const text = formatText(mergeReports([eu, us]), { width: 80 });
+    // Assess
+    const ttlBlock = text.slice(text.indexOf('TTL_ABOVE_POLICY'));
+    expect(ttlBlock.split('\n')).toContain('      `dialer-audit audit --config dialer-audit.yaml --only ttl-policy --target acme.dialer.test --fix`:');
+    expect(ttlBlock.slice(0, ttlBlock.indexOf('\n\n'))).not.toMatch(/flush|cache/i);
+    expect(text).not.toContain('Caches differ by place');
+  });
+
+  it('a single-vantage report has no vantage lines', () => {
     const text = formatText(report('us-east-1', [finding('acme.dialer.test', 'DNS_MISMATCH', 'google')]));
-    expect(text).not.toContain('VANTAGE POINTS ONLY');
+    expect(text).not.toContain('seen from');
   });
 });
 
@@ -111,7 +151,23 @@ describe('dialer-audit merge', () => {
     const code = await main(['merge', a, b], io);
     // Assess
     expect(code).toBe(1);
-    expect(io.out()).toContain('seen from eu-west-1, not from us-east-1');
+    expect(io.out()).toContain('dialer-audit merge of 2 vantage points (eu-west-1, us-east-1)');
+    expect(io.out()).toContain('seen from eu-west-1; not seen from us-east-1');
+  });
+
+  it('reports without a vantage of their own are named after their files, not vantage-1, vantage-2', async () => {
+    // Prepare
+    const untagged = (r: Report): Report => ({ ...r, vantage: undefined, findings: r.findings.map((f) => ({ ...f, vantage: undefined })) });
+    const a = path.join(dir, 'office-berlin.json');
+    const b = path.join(dir, 'office-lisbon.json');
+    writeFileSync(a, formatJson(untagged(report('x', [finding('acme.dialer.test', 'DNS_MISMATCH', 'google')]))));
+    writeFileSync(b, formatJson(untagged(report('y', []))));
+    const io = capture();
+    // Act
+    await main(['merge', a, b], io);
+    // Assess
+    expect(io.out()).toContain('seen from office-berlin; not seen from office-lisbon');
+    expect(io.out()).not.toContain('vantage-1');
   });
 
   it('a file that is not a report exits 2 naming it', async () => {
