@@ -243,7 +243,7 @@ export function describeVariants(truth: ZoneTruth): string {
     const policies = [...new Set(truth.variants.map((v) => v.policy))].join('/');
     return `${policies}: ${truth.variants.map(describeVariant).join('; ')}`;
   }
-  const learned = distinctDataAnswers(truth.answers).map(describeShape);
+  const learned = distinctDataAnswers(truth.answers).map(describeShape).sort();
   return `learned from ${truth.learned?.asks ?? 1} asks${truth.egress?.length ? ` with client subnet ${truth.egress.join(', ')}` : ''}: ${learned.join('; ') || 'no data'}`;
 }
 
@@ -267,7 +267,7 @@ export function routingEvidence(truth: ZoneTruth): Record<string, unknown> | und
     source: 'learned',
     policy: 'dynamic',
     asks: truth.learned?.asks,
-    variants: distinctDataAnswers(truth.answers).map(describeShape),
+    variants: distinctDataAnswers(truth.answers).map(describeShape).sort(),
     ...(truth.egress?.length ? { egress: truth.egress } : {}),
   };
 }
