@@ -275,8 +275,10 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     if (nonexistentEverywhere(views)) {
       // No authoritative server could be asked, but every resolver says the name does not exist.
       const resolvers = Object.fromEntries(views[0].resolvers.map((o) => [o.vantage.name, describeShape(o.shape)]));
+      const saidSo = views[0].resolvers.filter((o) => o.shape.status === 'nxdomain').map((o) => o.vantage.name);
+      // This finding says it all: the servers' not being found is part of its message.
       findings.splice(0, findings.length, ...findings.filter((f) => f.code !== 'DNS_AUTH_NOT_FOUND'));
-      findings.push(finding(target.name, 'DNS_NXDOMAIN', `${target.name} does not exist at any resolver (NXDOMAIN from ${Object.keys(resolvers).join(', ')}); its authoritative servers could not be found to confirm: ${views[0].authLookupError}`, {
+      findings.push(finding(target.name, 'DNS_NXDOMAIN', `${target.name} does not exist at any resolver (NXDOMAIN from ${saidSo.join(', ')}); its authoritative servers could not be found to confirm: ${views[0].authLookupError}`, {
         firstStep: 'Create the record in the zone (check the zone is delegated), or remove this dialer from targets.dialers.',
         evidence: { resolvers, authLookup: views[0].authLookupError },
       }));
