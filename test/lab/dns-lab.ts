@@ -519,8 +519,11 @@ zone:
 `;
 }
 
-/** `outgoing` (default: `ip`) is the address the resolver asks the authoritative server from. */
-function unboundConfig(o: { dir: string; name: string; ip: string; port: number; zone: string; knot: string; dead: string; outgoing?: string }): string {
+/**
+ * `outgoing` (default: `ip`) is the address the resolver asks the authoritative server from;
+ * `serverOptions` are more `server:` lines, after (and so overriding) the ones here.
+ */
+function unboundConfig(o: { dir: string; name: string; ip: string; port: number; zone: string; knot: string; dead: string; outgoing?: string; serverOptions?: string[] }): string {
   const f = files(o.dir);
   const at = (a: string) => {
     const { host, port } = splitAddress(a);
@@ -566,7 +569,7 @@ server:
     infra-keep-probing: yes
     max-sent-count: 4
     outbound-msg-retry: 1
-
+${(o.serverOptions ?? []).map((l) => `    ${l}\n`).join('')}
 stub-zone:
     name: "${o.zone}"
     stub-addr: ${at(o.knot)}
@@ -1045,7 +1048,7 @@ export interface ResolverFarm {
  * on who asks (PowerDNS LUA `netmask`, Route 53 latency/geo/CIDR) differ per resolver.
  * Everything outside `zone` goes to `dead` (nothing listens there), as in the DNS lab.
  */
-export async function startResolvers(opts: { dir: string; zone: string; authoritative: string; dead: string; resolvers: ResolverSpec[] }): Promise<ResolverFarm> {
+export async function startResolvers(opts: { dir: string; zone: string; authoritative: string; dead: string; resolvers: ResolverSpec[]; serverOptions?: string[] }): Promise<ResolverFarm> {
   const dir = path.resolve(opts.dir);
   const f = files(dir);
   const daemons: LabDaemon[] = [];
@@ -1054,7 +1057,7 @@ export async function startResolvers(opts: { dir: string; zone: string; authorit
       opts.resolvers.map(async (r) => {
         const { host, port } = splitAddress(r.address);
         const conf = f.unboundConf(r.name);
-        await fsp.writeFile(conf, unboundConfig({ dir, name: r.name, ip: host, port, zone: opts.zone, knot: opts.authoritative, dead: opts.dead, outgoing: r.outgoing }));
+        await fsp.writeFile(conf, unboundConfig({ dir, name: r.name, ip: host, port, zone: opts.zone, knot: opts.authoritative, dead: opts.dead, outgoing: r.outgoing, serverOptions: opts.serverOptions }));
         const probe = async () => {
           if (!fs.existsSync(f.unboundCtl(r.name))) return false;
           await labQuery(r.address, 'version.server', 'TXT', { klass: 'CH', timeoutMs: 300 });

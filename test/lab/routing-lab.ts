@@ -137,7 +137,10 @@ export async function startRoutingLab(opts: { zone: string; records: (nets: [str
   try {
     const soaServed = async () => (await labQuery(`${pdnsAddress}:${PORT}`, zone, 'SOA', { recursionDesired: false, timeoutMs: 300 })).rcode === 'NOERROR';
     daemons.push(await startLabDaemon(dir, { name: 'pdns', kind: 'pdns', conf, log: path.join(dir, 'pdns.log'), address: `${pdnsAddress}:${PORT}` }, which('pdns_server')!, [`--config-dir=${dir}`], soaServed));
-    farm = await startResolvers({ dir, zone, authoritative: `${pdnsAddress}:${PORT}`, dead: `${prefix}.99:${PORT}`, resolvers });
+    // LUA records cost PowerDNS milliseconds of CPU each; on a busy machine an answer can take a
+    // second, which the DNS lab's fast-fail settings would turn into SERVFAIL.
+    const patient = ['infra-cache-max-rtt: 5000', 'max-sent-count: 16', 'outbound-msg-retry: 5'];
+    farm = await startResolvers({ dir, zone, authoritative: `${pdnsAddress}:${PORT}`, dead: `${prefix}.99:${PORT}`, resolvers, serverOptions: patient });
   } catch (e) {
     await Promise.allSettled(daemons.map((d) => d.stop()));
     throw e;
