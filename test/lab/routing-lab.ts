@@ -136,7 +136,9 @@ export async function startRoutingLab(opts: { zone: string; records: (nets: [str
   let farm: ResolverFarm | undefined;
   try {
     const soaServed = async () => (await labQuery(`${pdnsAddress}:${PORT}`, zone, 'SOA', { recursionDesired: false, timeoutMs: 300 })).rcode === 'NOERROR';
-    daemons.push(await startLabDaemon(dir, { name: 'pdns', kind: 'pdns', conf, log: path.join(dir, 'pdns.log'), address: `${pdnsAddress}:${PORT}` }, which('pdns_server')!, [`--config-dir=${dir}`], soaServed));
+    // `conf` is what stop() looks for in the process's command line: pdns_server is given the directory.
+    const pdns = { name: 'pdns', kind: 'pdns' as const, conf: `--config-dir=${dir}`, log: path.join(dir, 'pdns.log'), address: `${pdnsAddress}:${PORT}` };
+    daemons.push(await startLabDaemon(dir, pdns, which('pdns_server')!, [`--config-dir=${dir}`], soaServed));
     // LUA records cost PowerDNS milliseconds of CPU each; on a busy machine an answer can take a
     // second, which the DNS lab's fast-fail settings would turn into SERVFAIL.
     const patient = ['infra-cache-max-rtt: 5000', 'max-sent-count: 16', 'outbound-msg-retry: 5'];
