@@ -2,7 +2,7 @@
 // The check that would have found the stale cached answer of the 2020 WebRTC outage in minutes.
 import { z } from 'zod';
 import { formatServerAddress } from '../src/address.ts';
-import { cachedUnderLongerTtl, compareWithZone, describeShape, type AnswerShape } from '../src/compare.ts';
+import { cachedUnderLongerTruthTtl, compareWithTruth, describeShape, isAnswer, routingEvidence, type AnswerShape } from '../src/compare.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import type { RecordType } from '../src/net/dns.ts';
 import type { Check, CheckContext, CodeDoc, Finding, Target } from '../src/types.ts';
@@ -50,6 +50,11 @@ const codes: Record<string, CodeDoc> = {
     severity: 'warning',
     meaning: 'An authoritative server did not answer, answered without authority (lame) or refused; critical when none of them answers.',
     firstStep: 'Query it directly (dig +norec @server NAME SOA); check that it still serves the zone and that the delegation (NS) is current.',
+  },
+  DNS_AUTH_NOT_FOUND: {
+    severity: 'warning',
+    meaning: "The zone's authoritative servers could not be found (no SOA or NS for the name through the first resolver), so none was asked and the resolvers' answers were not compared.",
+    firstStep: 'List the zone\'s name servers under authoritative: in the config, or check the delegation (dig SOA NAME and dig NS ZONE through the first resolver).',
   },
   DNS_MALFORMED_REPLY: {
     severity: 'warning',
@@ -113,7 +118,9 @@ function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Fi
       evidence: { type: view.type, rcode: s.rcode, zone: zoneEvidence(view) },
     })];
   }
-  const comparison = compareWithZone(view.zone, s);
+  const truth = o.truth ?? { answers: view.zone };
+  const routing = routingEvidence(truth);
+  const comparison = compareWithTruth(truth, s);
   if (!comparison.consistent) {
     const exp = expiry(ctx, o, cachedTtl(s));
     const code = comparison.kind === 'mismatch' ? 'DNS_MISMATCH' : comparison.kind === 'nxdomain' ? 'DNS_NXDOMAIN' : 'DNS_NO_DATA';
@@ -122,10 +129,10 @@ function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Fi
       ...where,
       severity,
       firstStep: exp.step,
-      evidence: { type: view.type, resolverAnswer: describeShape(s), zone: zoneEvidence(view), ...exp.evidence },
+      evidence: { type: view.type, resolverAnswer: describeShape(s), zone: zoneEvidence(view), ...(routing ? { routing } : {}), ...exp.evidence },
     })];
   }
-  const stale = cachedUnderLongerTtl(view.zone, s);
+  const stale = cachedUnderLongerTruthTtl(truth, s);
   if (stale) {
     const exp = expiry(ctx, o, stale.remaining);
     return [finding(target, 'DNS_TTL_STALE', `${label} at ${o.vantage.name}: cached with ${humanDuration(stale.remaining)} left under an older TTL; the zone's TTL is ${stale.zoneTtl} s`, {
@@ -147,9 +154,9 @@ function measure(ctx: CheckContext, view: NameView, o: Observation, healthy: boo
 
 function authoritativeFindings(view: NameView): Finding[] {
   const out: Finding[] = [];
+  // Nothing authoritative was asked: that is not an unreachable server.
   if (view.authLookupError) {
-    out.push(finding(view.name, 'DNS_AUTH_UNREACHABLE', `${view.name}: cannot find the zone's authoritative servers: ${view.authLookupError}`, {
-      resolver: 'authoritative',
+    out.push(finding(view.name, 'DNS_AUTH_NOT_FOUND', `${view.name}: its authoritative servers could not be found, so none was asked: ${view.authLookupError}`, {
       evidence: { type: view.type, detail: view.authLookupError },
     }));
   }
@@ -221,6 +228,28 @@ function fold(findings: Finding[], code: string, totalPerResolver: number, alway
   return rest;
 }
 
+/** Every resolver that answered says NXDOMAIN, and no authoritative server could be asked. */
+function nonexistentEverywhere(views: NameView[]): boolean {
+  return views.every((v) => {
+    const answered = v.resolvers.filter((o) => isAnswer(o.shape));
+    return v.authLookupError !== undefined && answered.length > 0 && answered.every((o) => o.shape.status === 'nxdomain');
+  });
+}
+
+/** One finding for every dialer whose authoritative servers could not be found, not one per dialer. */
+function foldNotFound(findings: Finding[]): Finding[] {
+  const group = findings.filter((f) => f.code === 'DNS_AUTH_NOT_FOUND');
+  const dialers = [...new Set(group.map((f) => f.target))];
+  if (dialers.length <= 1) return findings;
+  const details = [...new Set(group.map((f) => String(f.evidence?.detail ?? '')))].filter(Boolean).slice(0, 3);
+  return [
+    ...findings.filter((f) => f.code !== 'DNS_AUTH_NOT_FOUND'),
+    finding(`${dialers.length} dialers`, 'DNS_AUTH_NOT_FOUND', `the authoritative servers of ${dialers.length} dialers could not be found, so their answers were not compared: ${details.join('; ')}`, {
+      evidence: { dialers: dialers.slice(0, 20), moreDialers: Math.max(0, dialers.length - 20), details },
+    }),
+  ];
+}
+
 export const dnsConsistency: Check<Params, DialerTarget> = {
   id: ID,
   description: 'Compares every resolver’s answer for every dialer with the zone’s authoritative answer (CNAME-aware).',
@@ -243,7 +272,17 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     }
     // Whole-name verdicts of the zone itself, once per dialer rather than once per type.
     const usable = views.filter((v) => v.zone.length > 0 && !v.zoneInconsistent);
-    if (usable.length > 0 && usable.every((v) => v.zone[0].status === 'nxdomain')) {
+    if (nonexistentEverywhere(views)) {
+      // No authoritative server could be asked, but every resolver says the name does not exist.
+      const resolvers = Object.fromEntries(views[0].resolvers.map((o) => [o.vantage.name, describeShape(o.shape)]));
+      const saidSo = views[0].resolvers.filter((o) => o.shape.status === 'nxdomain').map((o) => o.vantage.name);
+      // This finding says it all: the servers' not being found is part of its message.
+      findings.splice(0, findings.length, ...findings.filter((f) => f.code !== 'DNS_AUTH_NOT_FOUND'));
+      findings.push(finding(target.name, 'DNS_NXDOMAIN', `${target.name} does not exist at any resolver (NXDOMAIN from ${saidSo.join(', ')}); its authoritative servers could not be found to confirm: ${views[0].authLookupError}`, {
+        firstStep: 'Create the record in the zone (check the zone is delegated), or remove this dialer from targets.dialers.',
+        evidence: { resolvers, authLookup: views[0].authLookupError },
+      }));
+    } else if (usable.length > 0 && usable.every((v) => v.zone[0].status === 'nxdomain')) {
       findings.push(finding(target.name, 'DNS_NXDOMAIN', `${target.name} does not exist in the zone (NXDOMAIN from the authoritative servers)`, {
         resolver: 'authoritative',
         firstStep: 'Create the record in the zone, or remove this dialer from targets.dialers.',
@@ -263,6 +302,7 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     let out = fold(findings, 'DNS_TIMEOUT', perServer, false);
     out = fold(out, 'DNS_MALFORMED_REPLY', perServer, false);
     out = fold(out, 'DNS_AUTH_UNREACHABLE', perServer, true);
+    out = foldNotFound(out);
     // Nobody authoritative answered anything: nothing could be compared, so this is critical.
     const authFindings = out.filter((f) => f.code === 'DNS_AUTH_UNREACHABLE');
     const authCount = config.authoritative?.length ?? 0;

@@ -7,7 +7,7 @@
 // zones are measured through their authoritative servers (the TTL the world is handed).
 import { z } from 'zod';
 import type { Config } from '../src/config.ts';
-import { configFileOf } from '../src/config-file.ts';
+import { auditCommand, shellWord } from '../src/config-file.ts';
 import { shapeOf } from '../src/compare.ts';
 import { ask, authoritativeFor } from '../src/lookup.ts';
 import { firstMatchingGlob, isInZone, matchesGlob, normalizeRoute53Name } from '../src/names.ts';
@@ -100,12 +100,7 @@ function describeSet(type: string, setIdentifier?: string): string {
 
 /** The exact command a person runs to apply this target's fixes, and nothing else. */
 function fixCommand(config: Config, target: string): string {
-  return `dialer-audit audit --config ${shellWord(configFileOf(config) ?? 'FILE')} --only ${ID} --target ${shellWord(target)} --fix`;
-}
-
-/** Quoted when the shell would otherwise expand it (a wildcard record's `*`, a path with spaces). */
-function shellWord(word: string): string {
-  return /^[\w./:@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return auditCommand(config, ['--only', ID, '--target', shellWord(target), '--fix']);
 }
 
 function stale(seconds: number): string {

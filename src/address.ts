@@ -27,3 +27,22 @@ export function parseServerAddress(text: string, defaultPort: number): ServerAdd
 export function formatServerAddress(a: ServerAddress): string {
   return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** A network as people write it, `198.51.100.0/24` or `2001:db8:7::/48`: its address and prefix length. */
+export interface Network {
+  address: string;
+  prefixLength: number;
+}
+
+export function parseNetwork(text: string): Network | undefined {
+  const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text.trim());
+  if (!m) return undefined;
+  const family = isIP(m[1]);
+  const prefixLength = Number(m[2]);
+  if (family === 0 || prefixLength > (family === 6 ? 128 : 32)) return undefined;
+  return { address: m[1], prefixLength };
+}
+
+export function formatNetwork(n: Network): string {
+  return `${n.address}/${n.prefixLength}`;
+}

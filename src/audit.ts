@@ -5,6 +5,7 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { checkRegistry } from '../checks/index.ts';
 import type { Config } from './config.ts';
+import { markFixOutcomes } from './fix/outcomes.ts';
 import { staticInventory } from './inventory/static.ts';
 import { BoundedCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
@@ -236,15 +237,16 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     }
 
     if (config.run.vantage) for (const f of findings) f.vantage = config.run.vantage;
-    findings.sort(bySeverityThenName);
 
     if (deps.fixer) {
       try {
         fixes = await deps.fixer({ findings, inventory, config, dryRun, force: opts.force ?? false, runId, deadline, signal, log: deps.log });
+        findings.splice(0, findings.length, ...markFixOutcomes({ findings, fixes, journal: inventory.fixJournal, config, now: now() }));
       } catch (err) {
         findings.push(checkError('fix', 'fix', `the fixer crashed: ${(err as Error).message}`));
       }
     }
+    findings.sort(bySeverityThenName);
   } finally {
     clearTimeout(budgetTimer);
     deps.signal?.removeEventListener('abort', onOuterAbort);

@@ -1,12 +1,19 @@
 // Pure comparison of what a resolver hands out against what the zone holds.
 //
 // The rule (also in the README, "How answers are compared"):
-// 1. The zone's view is every authoritative server's answer (they may disagree; that is its own finding).
-// 2. When the zone has a CNAME at the name, only the CNAME target is compared. The addresses behind
-//    it belong to whoever runs the target (a load balancer rotates them) and are never compared.
-// 3. When the zone has addresses at the name, a resolver is stale if it hands out any address the
-//    zone does not hold. A subset is fine: Route 53 multivalue/weighted answers hand out subsets.
-// 4. NXDOMAIN matches NXDOMAIN, NODATA matches NODATA; anything else against them is a mismatch.
+// 1. The zone's truth for one resolver is every answer the zone may legitimately give it: each
+//    authoritative server's answer (asked with the resolver's egress network as EDNS Client Subnet
+//    when `egress` is configured, and asked again when the name turns out to be dynamic), plus,
+//    with a Route 53 inventory, every record set at the name (weighted, latency, geolocation,
+//    geoproximity, CIDR, failover, multivalue: one variant each).
+// 2. When a variant is a CNAME, only the CNAME target is compared. The addresses behind it belong
+//    to whoever runs the target (a load balancer rotates them) and are never compared; likewise
+//    the addresses of an alias to something outside the inventory.
+// 3. Addresses are consistent when they are (a subset of) one variant's values; for multivalue
+//    record sets, any subset of the union of their values.
+// 4. Where precision is impossible (variants learned by asking, not read from Route 53), a
+//    resolver is accused only of values no variant holds.
+// 5. NXDOMAIN matches NXDOMAIN, NODATA matches NODATA; anything else against them is a mismatch.
 import type { DnsRecord, DnsResult } from './net/dns.ts';
 import { normalizeName } from './net/dns.ts';
 
@@ -97,10 +104,7 @@ export function sameZoneAnswer(a: AnswerShape, b: AnswerShape): boolean {
 
 /** Compare one resolver's answer with every (usable) authoritative answer; matching any one is enough. */
 export function compareWithZone(zone: AnswerShape[], resolver: AnswerShape): Comparison {
-  const usable = zone.filter(isAnswer);
-  if (usable.length === 0 || !isAnswer(resolver)) return { consistent: true };
-  const reasons: Comparison[] = usable.map((z) => compareOne(z, resolver));
-  return reasons.find((r) => r.consistent) ?? reasons[0];
+  return compareWithTruth({ answers: zone }, resolver);
 }
 
 function compareOne(zone: AnswerShape, res: AnswerShape): Comparison {
@@ -146,4 +150,129 @@ export function cachedUnderLongerTtl(zone: AnswerShape[], res: AnswerShape): { z
   if (zoneTtls.length === 0) return undefined;
   const zoneTtl = Math.max(...zoneTtls);
   return res.ttl > zoneTtl + TTL_STALE_MARGIN_S ? { zoneTtl, remaining: res.ttl } : undefined;
+}
+
+// ── routing policies ────────────────────────────────────────────────────────────────────────
+
+export type RoutingPolicy = 'simple' | 'weighted' | 'latency' | 'geolocation' | 'geoproximity' | 'cidr' | 'multivalue' | 'failover';
+
+/** One answer the zone may give for a name and type: a Route 53 record set (or the sets an alias leads to). */
+export interface Variant {
+  /** For people: the set identifier, or the name's type for a simple record set. */
+  label: string;
+  policy: RoutingPolicy;
+  /** A CNAME record set: only the target is compared. */
+  cname?: string;
+  /** Sorted. */
+  values: string[];
+  ttl?: number;
+  /** An alias to something outside the inventory (a load balancer, CloudFront): its addresses are not known here. */
+  aliasTo?: string;
+}
+
+/** What the zone may give one resolver for one name and type. */
+export interface ZoneTruth {
+  /** Usable authoritative answers, asked as this resolver would be answered (its egress as ECS when configured). */
+  answers: AnswerShape[];
+  /** The name's record sets, from the Route 53 inventory. */
+  variants?: Variant[];
+  /** The authoritative servers gave different answers when asked again: a dynamic name, its variants learned by asking. */
+  learned?: { asks: number };
+  /** The client subnets the authoritative servers were asked with (the resolver's `egress`). */
+  egress?: string[];
+}
+
+function variantShape(v: Variant): AnswerShape {
+  // An alias's addresses are unknown here; its description stands in for them in reasons.
+  if (v.aliasTo) return { status: 'data', values: [`alias to ${v.aliasTo}`], ttl: v.ttl ?? 0 };
+  return { status: 'data', cname: v.cname, values: v.values, ttl: v.ttl ?? 0 };
+}
+
+function distinctDataAnswers(answers: AnswerShape[]): Extract<AnswerShape, { status: 'data' }>[] {
+  const out: Extract<AnswerShape, { status: 'data' }>[] = [];
+  for (const a of answers) if (a.status === 'data' && !out.some((b) => sameZoneAnswer(a, b))) out.push(a);
+  return out;
+}
+
+/** Whether the name is routed: several variants, or answers that change between asks. */
+export function isRouted(truth: ZoneTruth): boolean {
+  return (truth.variants?.length ?? 0) > 1 || truth.learned !== undefined || (truth.variants ?? []).some((v) => v.aliasTo || v.policy !== 'simple');
+}
+
+/** Every value any variant or answer holds (what "no variant holds" is measured against). */
+function heldValues(truth: ZoneTruth, only?: (v: Variant) => boolean): Set<string> {
+  const held = new Set<string>();
+  for (const v of truth.variants ?? []) if (!only || only(v)) for (const x of v.values) held.add(x);
+  if (!only) for (const a of truth.answers) if (a.status === 'data') for (const x of a.values) held.add(x);
+  return held;
+}
+
+/** Compare one resolver's answer with the zone's truth for it (the README rule). */
+export function compareWithTruth(truth: ZoneTruth, resolver: AnswerShape): Comparison {
+  const candidates = [...truth.answers.filter(isAnswer), ...(truth.variants ?? []).map(variantShape)];
+  const open = (truth.variants ?? []).find((v) => v.aliasTo);
+  if (candidates.length === 0 || !isAnswer(resolver)) return { consistent: true };
+  const verdicts = candidates.map((z) => compareOne(z, resolver));
+  if (verdicts.some((v) => v.consistent)) return { consistent: true };
+  if (resolver.status === 'data' && !resolver.cname) {
+    // An alias to something outside the inventory hands out addresses nobody here knows.
+    if (open) return { consistent: true };
+    const values = resolver.values;
+    const multivalue = heldValues(truth, (v) => v.policy === 'multivalue');
+    if (multivalue.size > 0 && values.every((x) => multivalue.has(x))) return { consistent: true };
+    if (truth.learned) {
+      const held = heldValues(truth);
+      if (values.every((x) => held.has(x))) return { consistent: true };
+    }
+    if (isRouted(truth)) {
+      const held = heldValues(truth);
+      const foreign = values.filter((x) => !held.has(x));
+      const routing = describeVariants(truth);
+      const reason = foreign.length > 0
+        ? `the resolver hands out ${foreign.join(', ')}, which no variant of the zone holds (${routing})`
+        : `the resolver hands out ${values.join(', ')} together, which no single record set holds (${routing})`;
+      return { consistent: false, kind: 'mismatch', reason };
+    }
+  }
+  return verdicts[0] as Comparison;
+}
+
+/** The variants in words, e.g. "weighted: w1 192.0.2.1; w2 192.0.2.2". */
+export function describeVariants(truth: ZoneTruth): string {
+  if (truth.variants && truth.variants.length > 0) {
+    const policies = [...new Set(truth.variants.map((v) => v.policy))].join('/');
+    return `${policies}: ${truth.variants.map(describeVariant).join('; ')}`;
+  }
+  const learned = distinctDataAnswers(truth.answers).map(describeShape).sort();
+  return `learned from ${truth.learned?.asks ?? 1} asks${truth.egress?.length ? ` with client subnet ${truth.egress.join(', ')}` : ''}: ${learned.join('; ') || 'no data'}`;
+}
+
+function describeVariant(v: Variant): string {
+  const what = v.aliasTo ? `alias to ${v.aliasTo}` : v.cname ? `CNAME ${v.cname}` : v.values.join(', ');
+  return `${v.label} ${what}`;
+}
+
+/** For a finding's evidence: that the name is routed, how, and its variants. */
+export function routingEvidence(truth: ZoneTruth): Record<string, unknown> | undefined {
+  if (!isRouted(truth)) return truth.egress?.length ? { egress: truth.egress } : undefined;
+  if (truth.variants && truth.variants.length > 0) {
+    return {
+      source: 'route53',
+      policy: [...new Set(truth.variants.map((v) => v.policy))].join('/'),
+      variants: truth.variants.map(describeVariant),
+      ...(truth.egress?.length ? { egress: truth.egress } : {}),
+    };
+  }
+  return {
+    source: 'learned',
+    policy: 'dynamic',
+    asks: truth.learned?.asks,
+    variants: distinctDataAnswers(truth.answers).map(describeShape).sort(),
+    ...(truth.egress?.length ? { egress: truth.egress } : {}),
+  };
+}
+
+/** The TTL check against the truth: the longest TTL any variant or answer carries is the bound. */
+export function cachedUnderLongerTruthTtl(truth: ZoneTruth, res: AnswerShape): { zoneTtl: number; remaining: number } | undefined {
+  return cachedUnderLongerTtl([...truth.answers, ...(truth.variants ?? []).filter((v) => v.ttl !== undefined && !v.aliasTo).map(variantShape)], res);
 }

@@ -12,3 +12,13 @@ export function rememberConfigFile(config: Config, file: string): void {
 export function configFileOf(config: Config): string | undefined {
   return configFiles.get(config);
 }
+
+/** Quoted when the shell would otherwise expand it (a wildcard record's `*`, a path with spaces). */
+export function shellWord(word: string): string {
+  return /^[\w./:@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The exact `dialer-audit audit` command for this config, with `args` after it. */
+export function auditCommand(config: Config, args: string[]): string {
+  return ['dialer-audit audit --config', shellWord(configFileOf(config) ?? 'FILE'), ...args].join(' ');
+}

@@ -6,7 +6,7 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
-import { parseServerAddress } from './address.ts';
+import { parseNetwork, parseServerAddress } from './address.ts';
 import { rememberConfigFile } from './config-file.ts';
 import { duration } from './durations.ts';
 import { parseCarrierUri } from './sip/uri.ts';
@@ -89,6 +89,15 @@ const dnsServerAddress = z.string().transform((text, ctx) => {
   return parsed;
 });
 
+const network = z.string().transform((text, ctx) => {
+  const parsed = parseNetwork(text);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `expected a network such as 198.51.100.0/24 or 2001:db8::/48, got "${text}"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
 const hostname = z
   .string()
@@ -104,6 +113,12 @@ const resolverSchema = z.strictObject({
   flushUrl: z.url().optional(),
   qps: z.number().positive().optional(),
   concurrency: z.number().int().positive().optional(),
+  /**
+   * The networks the resolver asks the authoritative servers from (its egress). The zone is then
+   * asked with each as EDNS Client Subnet, so answers that depend on who asks (geo, latency, CIDR)
+   * are compared with what the zone gives that resolver.
+   */
+  egress: z.array(network).min(1).optional(),
 });
 
 const authoritativeSchema = z.strictObject({
@@ -157,14 +172,19 @@ const awsSchema = z.strictObject({
 
 const fixSchema = z.strictObject({
   mode: z.enum(['off', 'plan', 'apply']).default('plan'),
-  /** At most this many TTL changes in one run. */
+  /** At most this many TTL changes within `window` (this run's plan plus what earlier runs applied). */
   maxChanges: z.number().int().positive().default(100),
-  /** At most this share of a zone's record sets in one run (zones of 10+ record sets), like octoDNS's 30 %. */
+  /** At most this share of a zone's record sets within `window` (zones of 10+ record sets), like octoDNS's 30 %. */
   maxPercent: z.number().positive().max(100).default(30),
   /** Globs of names the fixer must never touch. */
   protect: z.array(z.string()).default([]),
   /** Wait for Route 53 to report INSYNC within the run's budget. */
   waitForSync: z.boolean().default(true),
+  /**
+   * maxChanges and maxPercent count this run's plan together with what --fix applied within this
+   * window (the fix journal in the alert state), so one-by-one --target runs cannot sidestep them.
+   */
+  window: duration.default(86_400_000),
 });
 
 const stunTransport = z.enum(['udp', 'tcp', 'tls']);

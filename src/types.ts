@@ -78,6 +78,20 @@ export interface TtlChange {
   toTtl: number;
 }
 
+/** A TTL change --fix applied (or submitted), as the fix journal in the alert state keeps it. */
+export type AppliedTtlChange = Pick<FixRecord, 'zoneId' | 'name' | 'type' | 'setIdentifier' | 'fromTtl' | 'toTtl' | 'changeId'> & {
+  /** ISO time the change was in sync (or, when still pending, the end of the run that sent it). */
+  at: string;
+  runId?: string;
+};
+
+/** The fix journal as a run sees it: what earlier runs applied, or why it could not be read. */
+export interface FixJournal {
+  entries: AppliedTtlChange[];
+  /** Set when the journal could not be read: the fixer's window limits cannot be checked. */
+  problem?: string;
+}
+
 export type FixStatus = 'planned' | 'applied' | 'pending' | 'failed' | 'skipped' | 'refused';
 
 export interface FixRecord {
@@ -109,6 +123,8 @@ export interface Inventory {
   zones: InventoryZone[];
   /** Sources that could not be read (e.g. one Route 53 zone); each becomes an INVENTORY_ERROR, the rest is still audited. */
   problems?: string[];
+  /** TTL changes earlier runs applied (from the alert state), for the fixer's window and the report's truth after a fix. */
+  fixJournal?: FixJournal;
 }
 
 export interface Target {

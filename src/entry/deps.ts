@@ -62,21 +62,27 @@ export function metricsFor(config: Config, writeMetricsLine: (line: string) => v
 }
 
 export async function realDeps(config: Config, log: Logger, opts: { writeMetricsLine?: (line: string) => void } = {}): Promise<JobDeps> {
+  const stateStore = await stateStoreFor(config, log);
   const deps: JobDeps = {
     dns: dnsClientFromConfig(config),
     log,
-    stateStore: await stateStoreFor(config, log),
+    stateStore,
     notifiers: notifiersFor(config),
     metrics: metricsFor(config, opts.writeMetricsLine),
   };
   if (config.targets.zones.length > 0) {
-    const [route53, { route53Inventory }, { route53Fixer }] = await Promise.all([
+    const [route53, { route53Inventory }, { route53Fixer }, { readFixJournal, recordFixJournal }] = await Promise.all([
       route53ClientFor(config),
       import('../inventory/route53.ts'),
       import('../fix/route53.ts'),
+      import('../state/fix-journal.ts'),
     ]);
-    deps.inventory = (cfg, signal) => route53Inventory(cfg, route53, signal, { log });
-    deps.fixer = route53Fixer(route53);
+    // The fix journal lives in the alert state: read with the zones, written when --fix applies.
+    deps.inventory = async (cfg, signal) => {
+      const [inventory, fixJournal] = await Promise.all([route53Inventory(cfg, route53, signal, { log }), readFixJournal(stateStore)]);
+      return { ...inventory, fixJournal };
+    };
+    deps.fixer = route53Fixer(route53, { recordApplied: (entries) => recordFixJournal(stateStore, entries, Date.now(), config.fix.window) });
   }
   return deps;
 }

@@ -12,6 +12,8 @@ resolvers:
   - { name: cloudflare, address: 1.1.1.1 }
   - { name: quad9, address: 9.9.9.9 }
   - { name: opendns, address: 208.67.222.222 }
+  # A resolver of your own whose answers depend on where it asks from (geo/latency records):
+  # - { name: office, address: 10.0.0.53, egress: ["198.51.100.0/24"] }
 
 # Optional: the zone's authoritative servers; default: its NS records, queried without recursion.
 # authoritative:
@@ -54,7 +56,8 @@ run:
 # TTL fixes through Route 53: off | plan (print the plan) | apply (Lambda and the daemon change TTLs).
 fix:
   mode: plan
-  maxChanges: 100
+  maxChanges: 100       # per fix.window: this run's plan plus what earlier --fix runs applied
+  window: 24h
 
 # Tell people once per problem, not every five minutes.
 alerting:

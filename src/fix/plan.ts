@@ -7,12 +7,27 @@
 // - `maxPercent` (default 30 %): a plan touching more than that share of a zone's record sets
 //   refuses the whole plan, for zones of at least 10 record sets (smaller zones would trip it
 //   with a single change). octoDNS uses the same 30 % and 10-record floor for its update threshold.
+// Both limits count this run's plan together with what --fix applied within `window` (the fix
+// journal in the alert state), so a plan cut into one-by-one `--target X --fix` runs meets the same
+// limits as the whole plan; a journal that cannot be read refuses the plan (the window is unknown).
 // Over a limit, every fix is `refused` with the reason, unless forced; the plan is still shown.
 import type { Config } from '../config.ts';
 import { bareId, firstMatchingGlob, normalizeRoute53Name } from '../names.ts';
-import type { Finding, FixRecord, Inventory, RecordSet, TtlChange } from '../types.ts';
+import type { AppliedTtlChange, Finding, FixJournal, FixRecord, Inventory, RecordSet, TtlChange } from '../types.ts';
+import { humanDuration } from '../units.ts';
+import { withinWindow } from './journal.ts';
 
-export type FixLimits = Pick<Config['fix'], 'maxChanges' | 'maxPercent' | 'protect'>;
+export type FixLimits = Pick<Config['fix'], 'maxChanges' | 'maxPercent' | 'protect'> & Partial<Pick<Config['fix'], 'window'>>;
+
+/** fix.window's default: a day of one-by-one runs counts as one plan. */
+export const DEFAULT_FIX_WINDOW_MS = 86_400_000;
+
+/** How every refusal by a limit begins (a fix refused by fix.protect says so instead). */
+export const PLAN_REFUSED = 'plan refused:';
+
+export function refusedByLimit(f: FixRecord): boolean {
+  return f.status === 'refused' && (f.reason ?? '').startsWith(PLAN_REFUSED);
+}
 
 /** Below this many record sets a zone has no percentage limit. */
 export const MIN_RECORD_SETS_FOR_PERCENT = 10;
@@ -30,10 +45,14 @@ export interface PlanInput {
   inventory: Inventory;
   limits: FixLimits;
   force: boolean;
+  /** What --fix applied in earlier runs; absent when no state is kept (then only this run counts). */
+  journal?: FixJournal;
+  /** Epoch ms, for the window. */
+  now?: number;
 }
 
 /** Findings with a suggested TTL change → the plan, each fix `planned` or `refused` (with the reason). */
-export function planFixes({ findings, inventory, limits, force }: PlanInput): FixRecord[] {
+export function planFixes({ findings, inventory, limits, force, journal, now = Date.now() }: PlanInput): FixRecord[] {
   const changes = new Map<string, TtlChange>();
   for (const f of findings) {
     if (!f.fix) continue;
@@ -64,27 +83,47 @@ export function planFixes({ findings, inventory, limits, force }: PlanInput): Fi
   }
 
   const active = fixes.filter((f) => f.status === 'planned');
+  const windowMs = limits.window ?? DEFAULT_FIX_WINDOW_MS;
+  const earlier = earlierChanges(journal, active, now, windowMs);
+  const within = `within fix.window ${humanDuration(windowMs / 1000)}`;
   const violations: string[] = [];
-  if (active.length > limits.maxChanges) {
-    violations.push(`${active.length} changes, over fix.maxChanges ${limits.maxChanges}`);
+  if (journal?.problem && active.length > 0) violations.push(`${journal.problem}, so fix.window cannot be checked`);
+  if (active.length + earlier.length > limits.maxChanges) {
+    const total = earlier.length > 0 ? `${active.length + earlier.length} changes ${within} (${active.length} planned, ${earlier.length} applied by earlier runs)` : `${active.length} changes`;
+    violations.push(`${total}, over fix.maxChanges ${limits.maxChanges}`);
   }
-  for (const [zoneId, count] of countBy(active, (f) => f.zoneId)) {
+  const earlierByZone = countBy(earlier, (e) => bareId(e.zoneId));
+  for (const [zoneId, planned] of countBy(active, (f) => f.zoneId)) {
     const zone = inventory.zones.find((z) => z.zoneId === zoneId);
     const size = zone?.recordSets.length ?? 0;
     if (size < MIN_RECORD_SETS_FOR_PERCENT) continue;
+    const before = earlierByZone.get(zoneId) ?? 0;
+    const count = planned + before;
     const percent = (count / size) * 100;
     if (percent > limits.maxPercent) {
-      violations.push(`${count} of ${size} record sets (${formatPercent(percent)} %) in zone ${zone?.name ?? zoneId}, over fix.maxPercent ${limits.maxPercent} %`);
+      const history = before > 0 ? ` ${within} (${planned} planned, ${before} applied by earlier runs)` : '';
+      violations.push(`${count} of ${size} record sets (${formatPercent(percent)} %) in zone ${zone?.name ?? zoneId}${history}, over fix.maxPercent ${limits.maxPercent} %`);
     }
   }
   if (violations.length > 0 && !force) {
-    const reason = `plan refused: ${violations.join('; ')}; rerun with --fix --force to apply it anyway, or raise the limit`;
+    const reason = `${PLAN_REFUSED} ${violations.join('; ')}; rerun with --fix --force to apply it anyway, or raise the limit`;
     for (const fix of active) {
       fix.status = 'refused';
       fix.reason = reason;
     }
   }
   return fixes;
+}
+
+/** Record sets earlier runs changed within the window, each once, not counting those this plan changes again. */
+function earlierChanges(journal: FixJournal | undefined, active: FixRecord[], now: number, windowMs: number): AppliedTtlChange[] {
+  const planned = new Set(active.map(fixKey));
+  const seen = new Map<string, AppliedTtlChange>();
+  for (const e of withinWindow(journal?.entries ?? [], now, windowMs)) {
+    const key = fixKey(e);
+    if (!planned.has(key)) seen.set(key, e);
+  }
+  return [...seen.values()];
 }
 
 function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {

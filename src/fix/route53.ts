@@ -9,7 +9,8 @@ import { ChangeResourceRecordSetsCommand, GetChangeCommand, type ResourceRecordS
 import type { FixerInput } from '../audit.ts';
 import { bareId } from '../names.ts';
 import { callRoute53, listAllRecordSets, readRecordSets, Route53Error, type Route53CallOptions } from '../net/route53.ts';
-import type { FixRecord, InventoryZone, RecordSet } from '../types.ts';
+import type { AppliedTtlChange, FixRecord, InventoryZone, RecordSet } from '../types.ts';
+import { journalEntries } from './journal.ts';
 import { batchUpserts, fixKey, planFixes, sameRecordSet, withTtl, ROUTE53_BATCH_LIMITS } from './plan.ts';
 import { sleep } from '../net/limit.ts';
 
@@ -24,6 +25,8 @@ export interface Route53FixerOptions {
   reserveMs?: number;
   /** Override Route 53's batch limits (tests). */
   batchLimits?: { maxRecords: number; maxValueChars: number };
+  /** Keeps what was applied (the fix journal in the alert state), for fix.window and later reports. */
+  recordApplied?: (entries: AppliedTtlChange[]) => Promise<void>;
 }
 
 const DEFAULTS = { pollMs: 1000, maxPollMs: 10_000, reserveMs: 3000 };
@@ -177,7 +180,7 @@ export function route53Fixer(client: Route53Client, options: Route53FixerOptions
   return async (input) => {
     const { config, findings, inventory, force, dryRun } = input;
     if (config.fix.mode === 'off') return [];
-    const plan = planFixes({ findings, inventory, limits: config.fix, force });
+    const plan = planFixes({ findings, inventory, limits: config.fix, force, journal: inventory.fixJournal, now: now() });
     if (dryRun) return plan;
     const planned = plan.filter((f) => f.status === 'planned');
     if (planned.length === 0) return plan;
@@ -202,6 +205,15 @@ export function route53Fixer(client: Route53Client, options: Route53FixerOptions
     }
     if (submitted.length > 0 && config.fix.waitForSync) {
       await waitInSync(client, submitted, input, opts, { pollMs: options.pollMs ?? DEFAULTS.pollMs, maxPollMs: options.maxPollMs ?? DEFAULTS.maxPollMs });
+    }
+    // Stamped once in sync: caches that fetched before then may hold the old TTL.
+    const entries = journalEntries(plan, now(), input.runId);
+    if (entries.length > 0 && options.recordApplied) {
+      try {
+        await options.recordApplied(entries);
+      } catch (err) {
+        input.log.error('applied TTL changes could not be written to the fix journal; fix.window will not count them', { error: (err as Error).message, changes: entries.length });
+      }
     }
     return plan;
   };

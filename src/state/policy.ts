@@ -5,7 +5,7 @@
 // `successThreshold` clean runs. Each reporter ("channel") has its own record of what it was
 // told, written only after it confirmed delivery — so a notice that failed is owed again next run.
 import type { Config } from '../config.ts';
-import type { Finding, Severity } from '../types.ts';
+import type { AppliedTtlChange, Finding, Severity } from '../types.ts';
 import { SEVERITY_RANK } from '../types.ts';
 import { fingerprint } from './fingerprint.ts';
 
@@ -53,6 +53,8 @@ export interface AlertState {
   schemaVersion: 1;
   entries: Record<string, AlertEntry>;
   reporters: Record<string, ReporterHealth>;
+  /** TTL changes --fix applied, newest last (src/fix/journal.ts keeps it bounded). */
+  fixJournal?: AppliedTtlChange[];
 }
 
 export function emptyState(): AlertState {

@@ -71,6 +71,18 @@ const entrySchema = z.object({
   told: z.record(z.string(), z.object({ severity, at: iso })),
 });
 
+const appliedTtlChangeSchema = z.object({
+  zoneId: z.string(),
+  name: z.string(),
+  type: z.string(),
+  setIdentifier: z.string().nullable(),
+  fromTtl: z.number().int().min(0),
+  toTtl: z.number().int().min(0),
+  at: iso,
+  runId: z.string().optional(),
+  changeId: z.string().optional(),
+});
+
 export const stateSchema = z.object({
   schemaVersion: z.literal(1),
   entries: z.record(z.string(), entrySchema),
@@ -78,6 +90,8 @@ export const stateSchema = z.object({
     z.string(),
     z.object({ reporter: z.string(), vantage: z.string().optional(), consecutiveFailures: z.number().int().min(0), since: iso, lastError: z.string() }),
   ),
+  /** Optional: states written before the fix journal existed have none. */
+  fixJournal: z.array(appliedTtlChangeSchema).optional(),
 });
 
 /** Parse stored JSON; throws a message that says what is wrong (never the content). */

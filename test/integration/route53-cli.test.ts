@@ -17,12 +17,14 @@ function capture(): CliIo & { out: () => string; err: () => string } {
 let r53: Route53Double;
 let config: string;
 
+/** A config in a fresh directory, with its own alert state (and so its own fix journal). */
 async function writeConfig(zone: string, extra = ''): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dialer-audit-r53-'));
   const file = path.join(dir, 'dialer-audit.yaml');
   await writeFile(
     file,
     `aws: { region: us-east-1, endpoint: "${r53.endpoint}" }\n` +
+      `state: { file: "${path.join(dir, 'state.json')}" }\n` +
       `targets:\n  zones:\n    - zone: ${zone}\n      match: "*.${zone}"\n` +
       `checks:\n  ttl-policy: { maxTtl: 300 }\n${extra}`,
   );
@@ -70,9 +72,10 @@ describe('dialer-audit audit with Route 53', () => {
     // Act 2: --fix
     const fix = capture();
     const fixCode = await main(['audit', '--config', config, '--fix', '--format', 'json'], fix);
-    // Assess 2: the findings were seen before the fix (exit 1); every fix is applied.
+    // Assess 2: every fix is applied, and the findings it fixed are shown as fixed (info): exit 0.
     const report = JSON.parse(fix.out()) as Report;
-    expect(fixCode).toBe(1);
+    expect(fixCode).toBe(0);
+    expect(report.findings.filter((f) => f.code === 'TTL_ABOVE_POLICY').map((f) => `${f.severity} ${f.evidence?.fixStatus}`)).toEqual(Array(3).fill('info applied'));
     expect(report.fixes.map((f) => `${f.name} ${f.fromTtl}->${f.toTtl} ${f.status}`)).toEqual([
       'd00.dialer.example.com 86400->300 applied',
       'd01.dialer.example.com 86400->300 applied',
@@ -112,6 +115,36 @@ describe('dialer-audit audit with Route 53', () => {
     // Assess 2
     expect(forced.out()).toContain('Plan: 20 TTL changes in 1 zone (20 applied)');
     expect(r53.recordSets(zoneId).filter((r) => r.Type !== 'NS' && r.TTL! > 300)).toEqual([]);
+  });
+
+  it('counts earlier one-by-one --target runs against the limit: the 4th is refused, and its finding says review and --force', async () => {
+    // Prepare: NS + SOA + 8 dialers at 86400 s = 10 record sets; 30 % allows 3 changes within fix.window.
+    const sets = Array.from({ length: 8 }, (_, i) => a(`d${i + 1}.dialer.example.com`, 86400, i + 1));
+    const zoneId = r53.addZone({ name: 'dialer.example.com', soa: { ttl: 300, minimum: 300 }, recordSets: sets });
+    config = await writeConfig('dialer.example.com');
+    const oneByOne = async (name: string) => {
+      const io = capture();
+      await main(['audit', '--config', config, '--only', 'ttl-policy', '--target', name, '--fix', '--format', 'json'], io);
+      return JSON.parse(io.out()) as Report;
+    };
+
+    // Act
+    const runs = [];
+    for (const name of ['d1', 'd2', 'd3', 'd4'].map((d) => `${d}.dialer.example.com`)) runs.push(await oneByOne(name));
+
+    // Assess: three applied, each alone within the limit; the fourth makes 4 of 10 within the window.
+    expect(runs.map((r) => r.fixes.map((f) => `${f.name} ${f.status}`))).toEqual([
+      ['d1.dialer.example.com applied'],
+      ['d2.dialer.example.com applied'],
+      ['d3.dialer.example.com applied'],
+      ['d4.dialer.example.com refused'],
+    ]);
+    expect(runs[3].fixes[0].reason).toContain('4 of 10 record sets (40 %) in zone dialer.example.com within fix.window 1d (1 planned, 3 applied by earlier runs), over fix.maxPercent 30 %');
+    const [refused] = runs[3].findings;
+    expect(refused).toMatchObject({ code: 'TTL_ABOVE_POLICY', severity: 'warning', target: 'd4.dialer.example.com' });
+    expect(refused.firstStep).toContain(`Review the whole plan with \`dialer-audit audit --config ${config} --only ttl-policy\` (it changes nothing), then apply it in one go with \`dialer-audit audit --config ${config} --only ttl-policy --fix --force\``);
+    expect(refused.firstStep).not.toContain('--target d4');
+    expect(r53.recordSets(zoneId).filter((r) => r.TTL === 300 && r.Type === 'A').map((r) => r.Name)).toEqual(['d1.dialer.example.com.', 'd2.dialer.example.com.', 'd3.dialer.example.com.']);
   });
 
   it('exits 1 with the failed fix and AWS’s message in the report when Route 53 rejects a batch', async () => {

@@ -326,6 +326,18 @@ describe('the Route 53 double answers as AWS does', () => {
     await expect(outcome).rejects.toThrow(/Expected exactly one of \[AliasTarget, all of \[TTL, and ResourceRecords\], or TrafficPolicyInstanceId\], but found more than one/);
   });
 
+  it('holds routing fields to AWS’s rules: a weighted set needs a SetIdentifier, and one name and type one policy', async () => {
+    // Prepare
+    const zoneId = r53.addZone({ name: 'dialer.example.com', recordSets: [a('w.dialer.example.com', 60, '192.0.2.1', { SetIdentifier: 'blue', Weight: 50 })] });
+    const upsert = (recordSet: Record<string, unknown>) =>
+      sdkClient().send(new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: 'w.dialer.example.com', Type: 'A', TTL: 60, ResourceRecords: [{ Value: '192.0.2.2' }], ...recordSet } }] } }));
+    // Act / Assess
+    await expect(upsert({ Weight: 50 })).rejects.toThrow(/Missing field 'SetIdentifier'/);
+    await expect(upsert({ SetIdentifier: 'green' })).rejects.toThrow(/Expected exactly one of \[Weight, Region, Failover, GeoLocation, MultiValueAnswer, GeoProximityLocation, or CidrRoutingConfig\], but found none/);
+    await expect(upsert({ SetIdentifier: 'green', Region: 'eu-west-1' })).rejects.toMatchObject({ name: 'InvalidChangeBatch' });
+    await expect(upsert({ SetIdentifier: 'green', Weight: 50 })).resolves.toMatchObject({ ChangeInfo: { Status: 'PENDING' } });
+  });
+
   it('answers a DELETE of a missing set with the standard InvalidChangeBatch error document', async () => {
     // Prepare
     const zoneId = r53.addZone({ name: 'dialer.example.com' });

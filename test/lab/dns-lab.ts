@@ -77,7 +77,7 @@ export interface DnsLabOptions {
 /** One daemon the lab started (recorded in `${dir}/daemons.json`). */
 export interface LabProcess {
   name: string;
-  kind: 'knot' | 'unbound';
+  kind: 'knot' | 'unbound' | 'pdns';
   pid: number;
   conf: string;
   log: string;
@@ -519,7 +519,11 @@ zone:
 `;
 }
 
-function unboundConfig(o: { dir: string; name: string; ip: string; port: number; zone: string; knot: string; dead: string }): string {
+/**
+ * `outgoing` (default: `ip`) is the address the resolver asks the authoritative server from;
+ * `serverOptions` are more `server:` lines, after (and so overriding) the ones here.
+ */
+function unboundConfig(o: { dir: string; name: string; ip: string; port: number; zone: string; knot: string; dead: string; outgoing?: string; serverOptions?: string[] }): string {
   const f = files(o.dir);
   const at = (a: string) => {
     const { host, port } = splitAddress(a);
@@ -530,7 +534,7 @@ server:
     interface: ${o.ip}
     port: ${o.port}
     interface-automatic: no
-    outgoing-interface: ${o.ip}
+    outgoing-interface: ${o.outgoing ?? o.ip}
     do-ip4: yes
     do-ip6: no
     do-udp: yes
@@ -565,7 +569,7 @@ server:
     infra-keep-probing: yes
     max-sent-count: 4
     outbound-msg-retry: 1
-
+${(o.serverOptions ?? []).map((l) => `    ${l}\n`).join('')}
 stub-zone:
     name: "${o.zone}"
     stub-addr: ${at(o.knot)}
@@ -993,13 +997,7 @@ function makeLab(infoIn: DnsLabInfo): DnsLab {
     async flush(resolverName, name, type) {
       const r = info.resolvers.find((x) => x.name === resolverName);
       if (!r) throw new Error(`DNS lab: no resolver '${resolverName}' (have ${info.resolvers.map((x) => x.name).join(', ')})`);
-      const commands = !name ? [['flush_zone', zone], ['flush_negative']] : type ? [['flush_type', name, type.toUpperCase()]] : [['flush', name]];
-      for (const c of commands) {
-        const res = await run(bin('unbound-control'), ['-c', f.unboundConf(r.name), ...c], { timeoutMs: 10_000 });
-        if (res.code !== 0 || !res.stdout.startsWith('ok')) {
-          throw new Error(`DNS lab: unbound-control ${c.join(' ')} on ${r.name} failed (${res.code}): ${(res.stdout + res.stderr).trim()}`);
-        }
-      }
+      await flushUnbound(dir, zone, r.name, name, type);
     },
 
     async processes() {
@@ -1015,4 +1013,94 @@ function makeLab(infoIn: DnsLabInfo): DnsLab {
     },
   };
   return lab;
+}
+
+async function flushUnbound(dir: string, zone: string, resolverName: string, name?: string, type?: string): Promise<void> {
+  const commands = !name ? [['flush_zone', zone], ['flush_negative']] : type ? [['flush_type', name, type.toUpperCase()]] : [['flush', name]];
+  for (const c of commands) {
+    const res = await run(bin('unbound-control'), ['-c', files(dir).unboundConf(resolverName), ...c], { timeoutMs: 10_000 });
+    if (res.code !== 0 || !res.stdout.startsWith('ok')) {
+      throw new Error(`DNS lab: unbound-control ${c.join(' ')} on ${resolverName} failed (${res.code}): ${(res.stdout + res.stderr).trim()}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// unbound resolvers in front of an authoritative server the caller runs (e.g. PowerDNS)
+
+export interface ResolverSpec {
+  name: string;
+  /** Where it listens, `ip:port`. */
+  address: string;
+  /** The address it asks the authoritative server from (unbound `outgoing-interface`); default: its own. */
+  outgoing?: string;
+}
+
+export interface ResolverFarm {
+  resolvers: { name: string; address: string }[];
+  flush(resolverName: string, name?: string, type?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The DNS lab's unbound resolvers, configured and started the same way, for a zone served by
+ * another authoritative server. Each may ask from its own source address, so answers that depend
+ * on who asks (PowerDNS LUA `netmask`, Route 53 latency/geo/CIDR) differ per resolver.
+ * Everything outside `zone` goes to `dead` (nothing listens there), as in the DNS lab.
+ */
+export async function startResolvers(opts: { dir: string; zone: string; authoritative: string; dead: string; resolvers: ResolverSpec[]; serverOptions?: string[] }): Promise<ResolverFarm> {
+  const dir = path.resolve(opts.dir);
+  const f = files(dir);
+  const daemons: LabDaemon[] = [];
+  try {
+    await Promise.all(
+      opts.resolvers.map(async (r) => {
+        const { host, port } = splitAddress(r.address);
+        const conf = f.unboundConf(r.name);
+        await fsp.writeFile(conf, unboundConfig({ dir, name: r.name, ip: host, port, zone: opts.zone, knot: opts.authoritative, dead: opts.dead, outgoing: r.outgoing, serverOptions: opts.serverOptions }));
+        const probe = async () => {
+          if (!fs.existsSync(f.unboundCtl(r.name))) return false;
+          await labQuery(r.address, 'version.server', 'TXT', { klass: 'CH', timeoutMs: 300 });
+          return true;
+        };
+        daemons.push(await startLabDaemon(dir, { name: r.name, kind: 'unbound', conf, log: f.unboundLog(r.name), address: r.address }, bin('unbound'), ['-d', '-c', conf], probe));
+      }),
+    );
+  } catch (e) {
+    await Promise.allSettled(daemons.map((d) => d.stop()));
+    throw e;
+  }
+  return {
+    resolvers: opts.resolvers.map((r) => ({ name: r.name, address: r.address })),
+    flush: (resolverName, name, type) => flushUnbound(dir, opts.zone, resolverName, name, type),
+    async stop() {
+      await Promise.all(daemons.map((d) => d.stop()));
+    },
+  };
+}
+
+export interface LabDaemon {
+  proc: LabProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * One daemon of a lab the caller builds (PowerDNS, the resolvers above): in our process group,
+ * SIGTERMed if this process dies first, resolved once `probe` says it serves.
+ */
+export async function startLabDaemon(dir: string, p: Omit<LabProcess, 'pid'>, cmd: string, args: string[], probe: () => Promise<boolean>): Promise<LabDaemon> {
+  const s = await spawnDaemon(dir, p, cmd, args, false);
+  const key = `${dir}#${p.name}`;
+  track(key, s.proc);
+  const stop = async () => {
+    await terminate(s.proc);
+    untrack(key);
+  };
+  try {
+    await waitReady(s, probe);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proc: s.proc, stop };
 }

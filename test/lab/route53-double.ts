@@ -12,7 +12,8 @@
  * ChangeResourceRecordSets (all-or-nothing, validated as AWS does: TTL with AliasTarget →
  * InvalidInput; DELETE of a missing set, CREATE of an existing one, bad A/AAAA values, names
  * outside the zone, the 1,000-record / 32,000-character limits with UPSERT counted twice →
- * InvalidChangeBatch) and GetChange (PENDING → INSYNC after `insyncAfterMs`, and after the
+ * InvalidChangeBatch; routing fields: a SetIdentifier needs exactly one routing policy and one
+ * policy per name and type) and GetChange (PENDING → INSYNC after `insyncAfterMs`, and after the
  * `onZoneChange` hook finished — which can feed the DNS lab's knot for a closed loop).
  * Errors are AWS's `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`.
  *
@@ -281,6 +282,25 @@ function valueProblem(r: RecordSet): string | undefined {
   return undefined;
 }
 
+/** The routing-policy fields of the API; a record set with a SetIdentifier has exactly one of them. */
+const ROUTING_FIELDS = ['Weight', 'Region', 'Failover', 'GeoLocation', 'MultiValueAnswer', 'GeoProximityLocation', 'CidrRoutingConfig'] as const;
+
+function routingPolicyOf(r: RecordSet): string | undefined {
+  return ROUTING_FIELDS.find((k) => r[k] !== undefined);
+}
+
+/** AWS's request validation of the routing fields (InvalidInput), in its words. */
+function routingProblem(r: RecordSet): string | undefined {
+  const present = ROUTING_FIELDS.filter((k) => r[k] !== undefined);
+  if (r.SetIdentifier === undefined && present.length > 0) return "Missing field 'SetIdentifier'";
+  if (r.SetIdentifier !== undefined && present.length !== 1) {
+    return `Expected exactly one of [Weight, Region, Failover, GeoLocation, MultiValueAnswer, GeoProximityLocation, or CidrRoutingConfig], but found ${present.length === 0 ? 'none' : 'more than one'}`;
+  }
+  if (r.Weight !== undefined && !(Number.isInteger(r.Weight) && r.Weight >= 0 && r.Weight <= 255)) return `Invalid Weight ${r.Weight}: expected 0 to 255`;
+  if (r.Failover !== undefined && r.Failover !== 'PRIMARY' && r.Failover !== 'SECONDARY') return `Invalid Failover ${r.Failover}: expected PRIMARY or SECONDARY`;
+  return undefined;
+}
+
 // ── the server ────────────────────────────────────────────────────────────────────────────
 
 function newId(prefix: string): string {
@@ -417,6 +437,8 @@ export async function startRoute53Double(options: Route53DoubleOptions = {}): Pr
           `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found ${kinds === 0 ? 'none' : 'more than one'} in Change with ${describeInChange(action, r)}`,
         );
       }
+      const problem = routingProblem(r);
+      if (problem) throw new ApiError(400, 'InvalidInput', `Invalid request: ${problem} in Change with ${describeInChange(action, r)}`);
       if (!r.AliasTarget && !r.TrafficPolicyInstanceId && (r.TTL === undefined || !r.ResourceRecords?.length)) {
         throw new ApiError(400, 'InvalidInput', `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with ${describeInChange(action, r)}`);
       }
@@ -464,6 +486,10 @@ export async function startRoute53Double(options: Route53DoubleOptions = {}): Pr
         const group = sets.filter((s) => s.Type === type);
         if (group.length > 1 && group.some((s) => !s.SetIdentifier)) {
           problems.push(`RRSet with DNS name ${name}, type ${type} cannot have both a simple record set and record sets with a SetIdentifier`);
+        }
+        const policies = new Set(group.map(routingPolicyOf).filter(Boolean));
+        if (policies.size > 1) {
+          problems.push(`RRSet with DNS name ${name}, type ${type} cannot mix routing policies (${[...policies].sort().join(', ')}) in record sets of the same name and type`);
         }
       }
     }

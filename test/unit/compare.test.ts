@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cachedUnderLongerTtl, compareWithZone, shapeOf, type AnswerShape } from '../../src/compare.ts';
+import { cachedUnderLongerTruthTtl, cachedUnderLongerTtl, compareWithTruth, compareWithZone, routingEvidence, shapeOf, type AnswerShape, type Variant } from '../../src/compare.ts';
 import type { DnsRecord, DnsResult } from '../../src/net/dns.ts';
 import { normalizeIPv6 } from '../../src/net/dns.ts';
 
@@ -91,6 +91,94 @@ describe('cachedUnderLongerTtl', () => {
     expect(cachedUnderLongerTtl([data(['192.0.2.1'], 300)], data(['192.0.2.1'], 86000))).toEqual({ zoneTtl: 300, remaining: 86000 });
     expect(cachedUnderLongerTtl([data(['192.0.2.1'], 300)], data(['192.0.2.1'], 299))).toBeUndefined();
     expect(cachedUnderLongerTtl([data(['192.0.2.1'], 0)], data(['192.0.2.1'], 30))).toBeUndefined();
+  });
+});
+
+const variant = (label: string, policy: Variant['policy'], values: string[], ttl = 60): Variant => ({ label, policy, values, ttl });
+
+describe('compareWithTruth: routing policies from Route 53', () => {
+  const weighted = [variant('w1', 'weighted', ['192.0.2.1']), variant('w2', 'weighted', ['192.0.2.2'])];
+
+  it('either weighted variant is consistent, whichever one the audit host was handed', () => {
+    // Prepare: the authoritative server handed the audit host w1's value.
+    const truth = { answers: [data(['192.0.2.1'])], variants: weighted };
+    // Act / Assess
+    expect(compareWithTruth(truth, data(['192.0.2.1']))).toEqual({ consistent: true });
+    expect(compareWithTruth(truth, data(['192.0.2.2']))).toEqual({ consistent: true });
+  });
+
+  it('a value no variant holds is a mismatch whose reason names it and the variants', () => {
+    const verdict = compareWithTruth({ answers: [data(['192.0.2.1'])], variants: weighted }, data(['192.0.2.9']));
+    expect(verdict).toEqual({
+      consistent: false,
+      kind: 'mismatch',
+      reason: 'the resolver hands out 192.0.2.9, which no variant of the zone holds (weighted: w1 192.0.2.1; w2 192.0.2.2)',
+    });
+  });
+
+  it('values of two weighted sets together are no one variant: precise when Route 53 says so', () => {
+    const verdict = compareWithTruth({ answers: [], variants: weighted }, data(['192.0.2.1', '192.0.2.2']));
+    expect(verdict).toMatchObject({ consistent: false, kind: 'mismatch', reason: expect.stringContaining('together, which no single record set holds') });
+  });
+
+  it('multivalue: any subset of the union of the sets is consistent', () => {
+    // Prepare: four multivalue sets of one value each; the resolver cached two of them.
+    const truth = { answers: [data(['192.0.2.13', '192.0.2.14'])], variants: ['a', 'b', 'c', 'd'].map((l, i) => variant(l, 'multivalue', [`192.0.2.1${i + 1}`])) };
+    // Act / Assess
+    expect(compareWithTruth(truth, data(['192.0.2.11', '192.0.2.12']))).toEqual({ consistent: true });
+    expect(compareWithTruth(truth, data(['192.0.2.11', '192.0.2.19']))).toMatchObject({ consistent: false, reason: expect.stringContaining('192.0.2.19, which no variant') });
+  });
+
+  it('geolocation, latency, CIDR and failover sets are each one legitimate answer', () => {
+    const truth = {
+      answers: [data(['192.0.2.21'])],
+      variants: [variant('eu', 'geolocation', ['192.0.2.22']), variant('default', 'geolocation', ['192.0.2.21']), variant('us-east-1', 'latency', ['192.0.2.31']), variant('office', 'cidr', ['192.0.2.41']), variant('secondary', 'failover', ['192.0.2.51'])],
+    };
+    for (const v of ['192.0.2.22', '192.0.2.31', '192.0.2.41', '192.0.2.51']) expect(compareWithTruth(truth, data([v]))).toEqual({ consistent: true });
+  });
+
+  it('an alias to something outside the inventory hands out addresses nobody here knows: never compared', () => {
+    const truth = { answers: [data(['198.51.100.1'])], variants: [{ label: 'simple', policy: 'simple' as const, values: [], aliasTo: 'lb-1.us-east-1.elb.amazonaws.com' }] };
+    expect(compareWithTruth(truth, data(['198.51.100.77']))).toEqual({ consistent: true });
+    expect(compareWithTruth({ ...truth, answers: [] }, { status: 'nxdomain' })).toMatchObject({ consistent: false, kind: 'nxdomain', reason: expect.stringContaining('alias to lb-1.us-east-1.elb.amazonaws.com') });
+  });
+
+  it('weighted CNAMEs: the resolver’s target must be one of the targets', () => {
+    const truth = { answers: [], variants: [{ label: 'blue', policy: 'weighted' as const, cname: 'blue.lb.example', values: [] }, { label: 'green', policy: 'weighted' as const, cname: 'green.lb.example', values: [] }] };
+    expect(compareWithTruth(truth, data(['192.0.2.1'], 60, 'green.lb.example'))).toEqual({ consistent: true });
+    expect(compareWithTruth(truth, data(['192.0.2.1'], 60, 'red.lb.example'))).toMatchObject({ consistent: false, kind: 'mismatch' });
+  });
+
+  it('the evidence says the name is routed, with its policy and variants', () => {
+    expect(routingEvidence({ answers: [], variants: weighted })).toEqual({ source: 'route53', policy: 'weighted', variants: ['w1 192.0.2.1', 'w2 192.0.2.2'] });
+    expect(routingEvidence({ answers: [data(['192.0.2.1'])], variants: [variant('simple', 'simple', ['192.0.2.1'])] })).toBeUndefined();
+  });
+
+  it('the longest TTL of any variant bounds staleness', () => {
+    const truth = { answers: [data(['192.0.2.1'], 60)], variants: [variant('w1', 'weighted', ['192.0.2.1'], 60), variant('w2', 'weighted', ['192.0.2.2'], 3600)] };
+    expect(cachedUnderLongerTruthTtl(truth, data(['192.0.2.2'], 3000))).toBeUndefined();
+    expect(cachedUnderLongerTruthTtl(truth, data(['192.0.2.2'], 80000))).toEqual({ zoneTtl: 3600, remaining: 80000 });
+  });
+});
+
+describe('compareWithTruth: answers learned by asking (no inventory)', () => {
+  it('a dynamic name: any value some answer held is consistent, together or not', () => {
+    // Prepare: asked 6 times, the zone handed out 2 of 4 values each time.
+    const truth = { answers: [data(['192.0.2.11', '192.0.2.12']), data(['192.0.2.13', '192.0.2.14'])], learned: { asks: 6 } };
+    // Act / Assess
+    expect(compareWithTruth(truth, data(['192.0.2.12', '192.0.2.13']))).toEqual({ consistent: true });
+  });
+
+  it('accuses only of values no learned answer holds, and says the name is routed', () => {
+    const truth = { answers: [data(['192.0.2.1']), data(['192.0.2.2'])], learned: { asks: 5 }, egress: ['127.58.1.0/24'] };
+    const verdict = compareWithTruth(truth, data(['192.0.2.9']));
+    expect(verdict).toMatchObject({ consistent: false, kind: 'mismatch', reason: expect.stringContaining('192.0.2.9, which no variant of the zone holds (learned from 5 asks with client subnet 127.58.1.0/24') });
+    expect(routingEvidence(truth)).toEqual({ source: 'learned', policy: 'dynamic', asks: 5, variants: ['192.0.2.1', '192.0.2.2'], egress: ['127.58.1.0/24'] });
+  });
+
+  it('a static name (one answer, asked again) keeps the plain rule: a stale address is a mismatch', () => {
+    const verdict = compareWithTruth({ answers: [data(['192.0.2.9']), data(['192.0.2.9'])] }, data(['192.0.2.1']));
+    expect(verdict).toEqual({ consistent: false, kind: 'mismatch', reason: 'the resolver hands out 192.0.2.1, the zone has 192.0.2.9' });
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchUpserts, planFixes, sameRecordSet, upsertCost, withTtl, type FixLimits } from '../../src/fix/plan.ts';
 import { planSummary, renderPlanMarkdown, renderPlanText } from '../../src/fix/render.ts';
-import type { Finding, Inventory, RecordSet } from '../../src/types.ts';
+import type { AppliedTtlChange, Finding, Inventory, RecordSet } from '../../src/types.ts';
 
 const ZONE = { zoneId: 'Z1', name: 'dialer.example.com' };
 const LIMITS: FixLimits = { maxChanges: 100, maxPercent: 30, protect: [] };
@@ -155,6 +155,44 @@ describe('plan rendering', () => {
       "± MODIFY-TTL b.dialer.example.com A ttl=(86400->300) failed: InvalidChangeBatch: [Invalid Resource Record: 'FATAL problem: ARRDATAIllegalIPv4Address']",
       'Plan: 2 TTL changes in 1 zone (1 applied, 1 failed)',
     ]);
+  });
+});
+
+describe('planFixes over fix.window (the fix journal)', () => {
+  const NOW = Date.parse('2026-11-23T15:00:00Z');
+  const applied = (name: string, hoursAgo: number, zoneId = ZONE.zoneId): AppliedTtlChange => ({
+    zoneId,
+    name,
+    type: 'A',
+    setIdentifier: null,
+    fromTtl: 86400,
+    toTtl: 300,
+    at: new Date(NOW - hoursAgo * 3_600_000).toISOString(),
+  });
+
+  it('counts changes earlier runs applied within the window: the 4th one-by-one change in a 10-set zone is refused', () => {
+    // Prepare: three earlier --target runs each lowered one TTL in the last hours.
+    const journal = { entries: [applied('d1.dialer.example.com', 3), applied('d2.dialer.example.com', 2), applied('d3.dialer.example.com', 1)] };
+    // Act
+    const fixes = planFixes({ findings: [ttlFinding('d4.dialer.example.com')], inventory: inventoryOf(zoneOf(10)), limits: LIMITS, force: false, journal, now: NOW });
+    // Assess
+    expect(fixes.map((f) => f.status)).toEqual(['refused']);
+    expect(fixes[0].reason).toContain('4 of 10 record sets (40 %) in zone dialer.example.com within fix.window 1d (1 planned, 3 applied by earlier runs), over fix.maxPercent 30 %');
+  });
+
+  it('forgets changes older than the window, and never counts a record set twice', () => {
+    const journal = { entries: [applied('d1.dialer.example.com', 30), applied('d2.dialer.example.com', 25), applied('d3.dialer.example.com', 1), applied('d4.dialer.example.com', 1)] };
+    const fixes = planFixes({ findings: [ttlFinding('d4.dialer.example.com'), ttlFinding('d5.dialer.example.com')], inventory: inventoryOf(zoneOf(10)), limits: LIMITS, force: false, journal, now: NOW });
+    expect(fixes.map((f) => f.status)).toEqual(['planned', 'planned']);
+  });
+
+  it('maxChanges counts earlier runs too; --force lifts it; a journal that cannot be read refuses the plan', () => {
+    const journal = { entries: [applied('d1.dialer.example.com', 1, 'Z9'), applied('d2.dialer.example.com', 1, 'Z9')] };
+    const input = { findings: [ttlFinding('d3.dialer.example.com')], inventory: inventoryOf(zoneOf(100)), limits: { ...LIMITS, maxChanges: 2 }, journal, now: NOW };
+    expect(planFixes({ ...input, force: false })[0].reason).toContain('3 changes within fix.window 1d (1 planned, 2 applied by earlier runs), over fix.maxChanges 2');
+    expect(planFixes({ ...input, force: true })[0].status).toBe('planned');
+    const unreadable = planFixes({ ...input, limits: LIMITS, journal: { entries: [], problem: 'the fix journal in state file x could not be read: EACCES' }, force: false });
+    expect(unreadable[0].reason).toContain('could not be read: EACCES, so fix.window cannot be checked');
   });
 });
 
