@@ -23,11 +23,16 @@ describe('ServerLimiter', () => {
   });
 
   it('spaces starts by 1/qps', async () => {
+    // Prepare
     const limiter = new ServerLimiter({ qps: 50, concurrency: 100 });
     const starts: number[] = [];
+    // The clock is read before the first grant: the first start's own continuation may run late on
+    // a busy machine, so measuring from it would shorten the span the limiter actually enforced.
+    const before = Date.now();
+    // Act
     await Promise.all(Array.from({ length: 6 }, async () => { const r = await limiter.acquire(); starts.push(Date.now()); r!(); }));
-    // Six starts at 50 qps need at least 5 gaps of 20 ms.
-    expect(starts[starts.length - 1] - starts[0]).toBeGreaterThanOrEqual(95);
+    // Assess: six starts at 50 qps need 5 gaps of 20 ms (timers may fire up to 1 ms early).
+    expect(Math.max(...starts) - before).toBeGreaterThanOrEqual(99);
   });
 
   it('gives up waiting when the signal aborts', async () => {
