@@ -6,7 +6,7 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
-import { parseServerAddress } from './address.ts';
+import { parseResolverAddress, parseServerAddress } from './address.ts';
 import { rememberConfigFile } from './config-file.ts';
 import { parseDuration } from './units.ts';
 import { parseCarrierUri } from './sip/uri.ts';
@@ -89,6 +89,19 @@ const dnsServerAddress = z.string().transform((text, ctx) => {
   return parsed;
 });
 
+/** A resolver: a plain address as above, or DNS over TLS / HTTPS as browsers use them. */
+const resolverAddress = z.string().transform((text, ctx) => {
+  const parsed = parseResolverAddress(text.trim());
+  if (!parsed) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected host[:port] (IPv4 or [bracketed] IPv6), tls://host[:853] or https://host[:443]/dns-query, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
 const hostname = z
   .string()
@@ -108,11 +121,15 @@ const severity = z.enum(['critical', 'warning', 'info']);
 
 const resolverSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
-  address: dnsServerAddress,
+  address: resolverAddress,
   /** The resolver's cache-flush page; known for Google, Cloudflare and OpenDNS. */
   flushUrl: z.url().optional(),
   qps: z.number().positive().optional(),
   concurrency: z.number().int().positive().optional(),
+  /** DoT/DoH: a PEM file of a private CA that signed the resolver's certificate. */
+  caFile: z.string().min(1).optional(),
+  /** DoT/DoH: the name the certificate must hold when the address is an IP address. */
+  servername: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a DNS name').optional(),
 });
 
 const authoritativeSchema = z.strictObject({
@@ -142,6 +159,10 @@ const dnsSchema = z.strictObject({
   qps: z.number().positive().default(100),
   concurrency: z.number().int().positive().max(1000).default(10),
   ednsBufferSize: z.number().int().min(512).max(4096).default(1232),
+  /** Ask resolvers with the DO bit: validating resolvers then validate (pdns-recursor's default mode only then). */
+  dnssec: z.boolean().default(true),
+  /** After this many questions in a row got no answer, a server is not asked again this run; 0 = always ask. */
+  breaker: z.number().int().min(0).max(100).default(3),
 });
 
 const runSchema = z.strictObject({
