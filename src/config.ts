@@ -159,7 +159,10 @@ const dnsSchema = z.strictObject({
   qps: z.number().positive().default(100),
   concurrency: z.number().int().positive().max(1000).default(10),
   ednsBufferSize: z.number().int().min(512).max(4096).default(1232),
-  /** Ask resolvers with the DO bit: validating resolvers then validate (pdns-recursor's default mode only then). */
+  /**
+   * Ask resolvers as a DNSSEC-aware client (the AD bit, as dig and glibc's trust-ad do): pdns-recursor's
+   * default mode validates only such questions. Not the DO bit: dnsmasq answers DO questions past its cache.
+   */
   dnssec: z.boolean().default(true),
   /** After this many questions in a row got no answer, a server is not asked again this run; 0 = always ask. */
   breaker: z.number().int().min(0).max(100).default(3),

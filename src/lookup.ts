@@ -37,7 +37,7 @@ export function resolverVantages(ctx: Pick<CheckContext, 'config'>): Vantage[] {
 }
 
 /** Per-run memo: the same question asked by two checks costs one query. */
-function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
+export function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
   let hit = ctx.cache.get(key) as Promise<T> | undefined;
   if (!hit) {
     hit = make();
@@ -47,13 +47,16 @@ function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promis
 }
 
 /** EDNS flags and options a question may carry besides RD; part of the question's identity. */
-export type AskOptions = Pick<DnsQuery, 'dnssecOk' | 'checkingDisabled' | 'clientSubnet'>;
+export type AskOptions = Pick<DnsQuery, 'authenticatedData' | 'dnssecOk' | 'checkingDisabled' | 'clientSubnet'>;
 
 export function ask(ctx: CheckContext, vantage: Vantage, name: string, type: RecordType, options: AskOptions = {}): Promise<DnsResult> {
   const ecs = options.clientSubnet ? `${options.clientSubnet.address}/${options.clientSubnet.prefixLength}` : '';
-  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}|${options.dnssecOk ? 'do' : ''}|${options.checkingDisabled ? 'cd' : ''}|${ecs}`;
+  // Resolvers are asked as DNSSEC-aware clients by default (dns.dnssec): AD set, so pdns-recursor's
+  // default mode validates too; not DO, which dnsmasq answers past its cache.
+  const authenticatedData = options.authenticatedData ?? (vantage.kind === 'resolver' && ctx.config.dns.dnssec);
+  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}|${authenticatedData ? 'ad' : ''}${options.dnssecOk ? 'do' : ''}|${options.checkingDisabled ? 'cd' : ''}|${ecs}`;
   return memo(ctx, key, () =>
-    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver', ...options }, ctx.signal),
+    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver', ...options, authenticatedData }, ctx.signal),
   );
 }
 

@@ -15,6 +15,8 @@ const ERRNO = /^E[A-Z]+$/;
 export class HttpsChannel {
   private session?: http2.ClientHttp2Session;
   private readonly authority: string;
+  /** How to end each question still waiting (cancelPending). */
+  private readonly waiting = new Set<(r: AttemptResult) => void>();
 
   constructor(private readonly server: ServerAddress, private readonly tlsOptions: TlsOptions = {}) {
     const host = server.family === 6 ? `[${server.host}]` : server.host;
@@ -39,7 +41,9 @@ export class HttpsChannel {
     return { session };
   }
 
-  private failureOf(err: NodeJS.ErrnoException): AttemptResult {
+  private failureOf(failure: NodeJS.ErrnoException): AttemptResult {
+    // A failed handshake reaches the request as a cancelled stream whose cause is the TLS error.
+    const err = failure.code === 'ERR_HTTP2_STREAM_CANCEL' && failure.cause instanceof Error ? (failure.cause as NodeJS.ErrnoException) : failure;
     const code = err.code ?? '';
     if (ERRNO.test(code)) return socketFailure(err, 'HTTPS');
     if (code.startsWith('ERR_HTTP2')) return { ok: false, kind: 'timeout', detail: `HTTP/2: ${err.message} (${code})` };
@@ -54,6 +58,7 @@ export class HttpsChannel {
       const finish = (r: AttemptResult) => {
         if (done) return;
         done = true;
+        this.waiting.delete(finish);
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (request !== undefined && !request.closed) request.close(http2.constants.NGHTTP2_CANCEL);
@@ -62,6 +67,7 @@ export class HttpsChannel {
       const onAbort = () => finish({ ok: false, kind: 'aborted', detail: 'the run budget was spent' });
       const timer = setTimeout(() => finish({ ok: false, kind: 'timeout', detail: 'timed out over HTTPS' }), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.add(finish);
       const opened = this.open();
       if ('failure' in opened) return finish(opened.failure);
       try {
@@ -101,6 +107,11 @@ export class HttpsChannel {
       request.on('close', () => finish({ ok: false, kind: 'timeout', detail: `the HTTP/2 stream closed before a reply (code ${request.rstCode})` }));
       request.end(buildQuery(0, q, ednsBufferSize));
     });
+  }
+
+  /** Every question still waiting ends now with `r`; the connection stays. */
+  cancelPending(r: AttemptResult): void {
+    for (const finish of [...this.waiting]) finish(r);
   }
 
   close(): void {

@@ -67,13 +67,17 @@ export class StreamChannel {
     }
     this.socket = socket;
     socket.setNoDelay(true);
+    let established = false;
     const ready = new Promise<AttemptResult | undefined>((resolve) => {
-      socket.once(this.kind === 'TLS' ? 'secureConnect' : 'connect', () => resolve(undefined));
-      socket.once('error', (err: NodeJS.ErrnoException) => resolve(this.failureOf(err, false)));
+      socket.once(this.kind === 'TLS' ? 'secureConnect' : 'connect', () => {
+        established = true;
+        resolve(undefined);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(this.failureOf(err, established)));
       socket.once('close', () => resolve({ ok: false, kind: 'timeout', detail: `${this.kind} connection closed before it was ready` }));
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.failureOf(err, true)));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.failureOf(err, established)));
     socket.on('close', () => {
       const partial = this.buffered.length;
       this.fail(
@@ -159,6 +163,11 @@ export class StreamChannel {
   private fail(r: AttemptResult): void {
     this.broken ??= r;
     for (const id of [...this.waiting.keys()]) this.settle(id, this.broken);
+  }
+
+  /** Every question still waiting ends now with `r`; the connection stays. */
+  cancelPending(r: AttemptResult): void {
+    for (const id of [...this.waiting.keys()]) this.settle(id, r);
   }
 
   close(): void {

@@ -58,6 +58,21 @@ export class UdpPool {
     for (const c of this.channels) c.close();
   }
 
+  /**
+   * A question with a deadline of its own (shorter than the others'), so on a socket of its own:
+   * a channel's single timer relies on its attempts sharing one timeout.
+   */
+  exchangeAlone(q: DnsQuery, ednsBufferSize: number, timeoutMs: number): Promise<AttemptResult> {
+    const channel = new UdpChannel(this.server, this.onLateReply);
+    channel.retired = true;
+    return channel.exchange(q, ednsBufferSize, timeoutMs);
+  }
+
+  /** Every attempt still waiting ends now with `r` (the server will not be asked again this run). */
+  cancelPending(r: AttemptResult): void {
+    for (const c of this.channels) c.failAll(r);
+  }
+
   exchange(q: DnsQuery, ednsBufferSize: number, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
     let channel = this.channels[this.next % this.size];
     if (!channel || channel.retired) {
@@ -191,9 +206,13 @@ class UdpChannel {
     }
   }
 
+  failAll(r: AttemptResult): void {
+    for (const p of [...this.pending.values()]) this.finish(p, r);
+  }
+
   close(): void {
     this.retired = true;
-    for (const p of [...this.pending.values()]) this.finish(p, { ok: false, kind: 'aborted', detail: 'the client was closed' });
+    this.failAll({ ok: false, kind: 'aborted', detail: 'the client was closed' });
     this.closeIfIdle();
   }
 

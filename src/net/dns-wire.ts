@@ -44,6 +44,7 @@ const CLASS_CODES = { IN: 1, CH: 3 } as const;
 
 export interface QueryFlags {
   recursionDesired: boolean;
+  authenticatedData?: boolean;
   dnssecOk?: boolean;
   checkingDisabled?: boolean;
   clientSubnet?: ClientSubnet;
@@ -67,7 +68,7 @@ export function encodeQuery(id: number, name: string, type: RecordType, flags: Q
   // the garbage collector pays for); every byte is written below.
   const buf = Buffer.allocUnsafe(12 + qnameLength + 4 + 11 + optionsLength);
   buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE((f.recursionDesired ? 0x0100 : 0) | (f.checkingDisabled ? 0x0010 : 0), 2);
+  buf.writeUInt16BE((f.recursionDesired ? 0x0100 : 0) | (f.authenticatedData ? 0x0020 : 0) | (f.checkingDisabled ? 0x0010 : 0), 2);
   buf.writeUInt16BE(1, 4); // QDCOUNT
   buf.writeUInt32BE(0, 6); // ANCOUNT, NSCOUNT
   buf.writeUInt16BE(1, 10); // ARCOUNT: the OPT record

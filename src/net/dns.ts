@@ -77,7 +77,12 @@ export interface DnsQuery {
   type: RecordType;
   /** RD bit: true for resolvers, false for authoritative servers. */
   recursionDesired: boolean;
-  /** DO bit (RFC 3225): ask for DNSSEC records; validating resolvers then validate the answer. */
+  /**
+   * AD bit in the query (RFC 6840 §5.7): "I understand the AD bit" — what dig and glibc's trust-ad
+   * send. pdns-recursor's default `process` mode validates only questions with AD or DO.
+   */
+  authenticatedData?: boolean;
+  /** DO bit (RFC 3225): ask for DNSSEC records (RRSIGs). dnsmasq answers such questions past its cache. */
   dnssecOk?: boolean;
   /** CD bit (RFC 4035): ask a validating resolver to skip validation (a bogus zone then answers). */
   checkingDisabled?: boolean;
@@ -127,6 +132,10 @@ export type AttemptResult =
 
 interface Transport {
   exchange(q: DnsQuery, ednsBufferSize: number, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult>;
+  /** A question with a shorter deadline than the rest (UDP gives it a socket of its own). */
+  exchangeAlone?(q: DnsQuery, ednsBufferSize: number, timeoutMs: number): Promise<AttemptResult>;
+  /** End every attempt still waiting with `r`. */
+  cancelPending(r: AttemptResult): void;
   close(): void;
 }
 
@@ -146,6 +155,11 @@ class ServerState {
   failedAttempts = 0;
   /** Anything came back from this server in this run (a reply, a late reply, malformed bytes). */
   answered = false;
+  /**
+   * The version.bind question: asked when the server has answered nothing half a timeout into the
+   * run, or at its first failure — so the answer is in before the breaker would wait for it.
+   */
+  liveness?: Promise<boolean>;
   /** Set once the breaker has tripped: settles when it is open. */
   tripping?: Promise<void>;
   open?: { kind: DnsFailureKind; detail: string; alive: boolean };
@@ -160,6 +174,7 @@ class ServerState {
     this.run = run;
     this.failedAttempts = 0;
     this.answered = false;
+    this.liveness = undefined;
     this.tripping = undefined;
     this.open = undefined;
   }
@@ -215,7 +230,10 @@ export class UdpTcpDnsClient implements DnsClient {
 
   async query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult> {
     const state = this.serverState(q.server);
-    if (state.run !== signal) state.newRun(signal);
+    if (state.run !== signal) {
+      state.newRun(signal);
+      this.watchRun(state, signal);
+    }
     if (state.open) return state.notAsked();
     const release = await state.limiter.acquire(signal);
     if (!release) {
@@ -253,6 +271,7 @@ export class UdpTcpDnsClient implements DnsClient {
         continue;
       }
       if (r.kind === 'aborted') return { ok: false, kind: 'aborted', detail: r.detail, attempts: attempt };
+      if (state.open) return state.notAsked();
       if (r.kind === 'malformed') {
         // Bytes came back: the server is there, it just says nothing we can believe.
         this.answered(state);
@@ -283,6 +302,14 @@ export class UdpTcpDnsClient implements DnsClient {
     return { ok: false, kind: 'timeout', detail: `no answer after ${maxAttempts} attempts of ${this.options.timeoutMs} ms (${[...new Set(failures)].join('; ')})`, attempts: maxAttempts, serverAlive };
   }
 
+  /** One timer per server and run (not per query): no reply at all half a timeout in → ask version.bind. */
+  private watchRun(state: ServerState, run: unknown): void {
+    if (this.breakerAttempts === Infinity) return;
+    setTimeout(() => {
+      if (state.run === run && !state.answered) state.liveness ??= this.alive(state);
+    }, this.options.timeoutMs / 2).unref();
+  }
+
   private answered(state: ServerState): void {
     state.answered = true;
     state.failedAttempts = 0;
@@ -290,13 +317,14 @@ export class UdpTcpDnsClient implements DnsClient {
 
   private failed(state: ServerState, kind: DnsFailureKind, detail: string): void {
     state.failedAttempts++;
+    if (kind === 'timeout' && !state.answered && this.breakerAttempts !== Infinity) state.liveness ??= this.alive(state);
     if (state.failedAttempts >= this.breakerAttempts) this.trip(state, kind, detail);
   }
 
   /**
-   * Stop asking this server for the rest of the run. When it has answered nothing yet, one
-   * version.bind question (half a timeout) first tells "up but silent for these names" (its path
-   * to the zone is down) from "not there at all".
+   * Stop asking this server for the rest of the run. When it has answered nothing, its
+   * version.bind answer (see `liveness`) tells "up but silent for these names" (its path to the
+   * zone is down) from "not there at all".
    */
   private trip(state: ServerState, kind: DnsFailureKind, detail: string): void {
     if (state.tripping || this.breakerAttempts === Infinity) return;
@@ -304,19 +332,26 @@ export class UdpTcpDnsClient implements DnsClient {
     const attempts = state.failedAttempts;
     const why = kind === 'timeout' || kind === 'refused' ? `${attempts} attempts in a row got no answer (last: ${detail})` : detail;
     state.tripping = (async () => {
-      const alive = state.answered || (kind === 'timeout' && (await this.alive(state)));
+      const alive = state.answered || (kind === 'timeout' && (await (state.liveness ?? this.alive(state))));
       if (state.run !== run) return;
       state.open = {
         kind,
         alive,
         detail: `not asked: ${why}${alive ? '; it answers other questions, so it is up but silent for these' : ''}`,
       };
+      // Nothing waits any longer for this server: not the questions in line, not the attempts in flight.
       state.limiter.cancelWaiting();
+      state.transport.cancelPending({ ok: false, kind, detail: state.open.detail });
     })();
   }
 
+  /** The server answers version.bind itself, whatever its upstream does: any reply means it is up. */
   private async alive(state: ServerState): Promise<boolean> {
-    const r = await state.transport.exchange({ ...LIVENESS, server: state.server }, this.options.ednsBufferSize, Math.max(50, this.options.timeoutMs / 2));
-    return r.ok || r.kind === 'malformed';
+    const q: DnsQuery = { ...LIVENESS, server: state.server };
+    const timeoutMs = Math.max(50, this.options.timeoutMs / 3);
+    const r = await (state.transport.exchangeAlone ?? state.transport.exchange).call(state.transport, q, this.options.ednsBufferSize, timeoutMs);
+    const up = r.ok || r.kind === 'malformed';
+    if (up) state.answered = true;
+    return up;
   }
 }
