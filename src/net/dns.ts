@@ -5,8 +5,8 @@
 // DnsResult. A server that keeps failing is not asked again within a run (the circuit breaker),
 // so a vantage that can reach nothing finishes in seconds instead of spending the run's budget.
 //
-// The wire format lives in dns-wire.ts, the transports in dns-udp.ts, dns-stream.ts (TCP, TLS)
-// and dns-https.ts.
+// The wire format lives in dns-wire.ts (encode, validate) and dns-records.ts (decode), the
+// transports in dns-udp.ts, dns-stream.ts (TCP, TLS) and dns-https.ts.
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
 import { formatServerAddress, type ServerAddress } from '../address.ts';
@@ -14,9 +14,10 @@ import { ServerLimiter, type Limits } from './limit.ts';
 import { HttpsChannel } from './dns-https.ts';
 import { StreamChannel, tcpExchange, type TlsOptions } from './dns-stream.ts';
 import { UdpPool } from './dns-udp.ts';
-import { toResponse } from './dns-wire.ts';
+import { toResponse } from './dns-records.ts';
 
-export { buildQuery, describeExtendedError, ednsOptionsOf, encodeQuery, judgeReply, keyTag, normalizeIPv6, normalizeName, validateMessage } from './dns-wire.ts';
+export { buildQuery, encodeQuery, judgeReply, normalizeIPv6, normalizeName, validateMessage } from './dns-wire.ts';
+export { describeExtendedError, ednsOptionsOf, keyTag } from './dns-records.ts';
 export type { QueryFlags, Verdict } from './dns-wire.ts';
 export type { TlsOptions } from './dns-stream.ts';
 
