@@ -20,10 +20,10 @@ export interface Observation {
   shape: AnswerShape;
 }
 
-/** Cache-flush pages of public resolvers people actually use, by address. */
+/** Cache-flush pages of public resolvers people actually use, by address (and DoH/DoT host name). */
 const KNOWN_FLUSH_PAGES: { addresses: string[]; url: string }[] = [
-  { addresses: ['8.8.8.8', '8.8.4.4', '2001:4860:4860::8888', '2001:4860:4860::8844'], url: 'https://developers.google.com/speed/public-dns/cache' },
-  { addresses: ['1.1.1.1', '1.0.0.1', '2606:4700:4700::1111', '2606:4700:4700::1001'], url: 'https://one.one.one.one/purge-cache/' },
+  { addresses: ['8.8.8.8', '8.8.4.4', '2001:4860:4860::8888', '2001:4860:4860::8844', 'dns.google'], url: 'https://developers.google.com/speed/public-dns/cache' },
+  { addresses: ['1.1.1.1', '1.0.0.1', '2606:4700:4700::1111', '2606:4700:4700::1001', 'cloudflare-dns.com', 'one.one.one.one'], url: 'https://one.one.one.one/purge-cache/' },
   { addresses: ['208.67.222.222', '208.67.220.220', '2620:119:35::35', '2620:119:53::53'], url: 'https://cachecheck.opendns.com/' },
 ];
 

@@ -107,6 +107,7 @@ export interface ExtendedDnsError {
 }
 
 export interface DnsClient {
+  /** `signal` is the run's: every query of one run passes the same one (the circuit breaker starts afresh with a new one). */
   query(q: DnsQuery, signal?: AbortSignal): Promise<DnsResult>;
 }
 

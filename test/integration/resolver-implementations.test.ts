@@ -33,6 +33,8 @@ beforeAll(async () => {
       { name: 'dnsmasq-floor', kind: 'dnsmasq', ttlFloor: 3600 },
       { name: 'dnsmasq-cap', kind: 'dnsmasq', ttlCap: 60 },
       { name: 'unbound-stale', kind: 'unbound', serveStale: true, ede: true },
+      { name: 'unbound-cut-off', kind: 'unbound', deadUpstream: true },
+      { name: 'dnsmasq-cut-off', kind: 'dnsmasq', deadUpstream: true },
     ],
   });
 });
@@ -145,5 +147,18 @@ describe('a resolver serving stale (RFC 8767)', () => {
     expect(mismatch).toMatchObject({ resolver: 'unbound-stale', severity: 'critical' });
     expect(mismatch.message).toMatch(/serves it stale \(Stale Answer \(3\)\), so its remaining TTL cannot say when this ends/);
     expect(mismatch.evidence).toMatchObject({ remainingTtl: 30, extendedErrors: ['Stale Answer (3)'] });
+  });
+});
+
+describe('a resolver whose way to the zone is down', () => {
+  it('is as critical when it stays silent (dnsmasq) as when it answers SERVFAIL (unbound)', async () => {
+    // Act
+    const report = await audit(['unbound', 'unbound-cut-off', 'dnsmasq-cut-off'], [`acme.${lab.zone}`, `beta.${lab.zone}`]);
+    // Assess: both are up (they answer version.bind), neither can resolve the dialers.
+    expect(report.findings.map((f) => `${f.code} ${f.severity} ${f.target} @${f.resolver}`).sort()).toEqual(
+      ['unbound-cut-off', 'dnsmasq-cut-off'].flatMap((r) => [`acme.${lab.zone}`, `beta.${lab.zone}`].map((d) => `DNS_SERVFAIL critical ${d} @${r}`)).sort(),
+    );
+    const silent = report.findings.find((f) => f.resolver === 'dnsmasq-cut-off')!;
+    expect(silent.message).toContain('answers other questions but not this one');
   });
 });

@@ -19,6 +19,13 @@ export interface ResolverSpec {
   ede?: boolean;
   /** unbound: also DNS over TLS on 853 and DNS over HTTPS on 443 (/dns-query), certificate from the lab CA. */
   encrypted?: boolean;
+  /** Its way to the plain zone leads to the dead address: the resolver is up, its upstream is not. */
+  deadUpstream?: boolean;
+}
+
+/** Where a resolver sends questions about the plain zone. */
+function plainUpstream(r: ResolverSpec, up: Upstreams): string {
+  return r.deadUpstream ? up.dead : up.plain;
 }
 
 // ── resolver configs ─────────────────────────────────────────────────────────────────────────
@@ -68,7 +75,7 @@ export function unboundConfig(dir: string, r: ResolverSpec, ip: string, up: Upst
     '    outbound-msg-retry: 1',
     'stub-zone:',
     `    name: "${up.zone}"`,
-    `    stub-addr: ${up.plain.replace(':', '@')}`,
+    `    stub-addr: ${plainUpstream(r, up).replace(':', '@')}`,
     'stub-zone:',
     '    name: "sec.test"',
     `    stub-addr: ${up.signed.replace(':', '@')}`,
@@ -92,7 +99,7 @@ export function pdnsConfig(confDir: string, r: ResolverSpec, ip: string, up: Ups
     'local-port=53',
     `query-local-address=${ip}`,
     `socket-dir=${confDir}`,
-    `forward-zones=${up.zone}=${host(up.plain)}, sec.test=${host(up.signed)}`,
+    `forward-zones=${up.zone}=${host(plainUpstream(r, up))}, sec.test=${host(up.signed)}`,
     // The root is the dead address: nothing is asked outside the lab, not even the security poll.
     `hint-file=${path.join(confDir, 'root.hints')}`,
     'security-poll-suffix=',
@@ -125,7 +132,7 @@ export function dnsmasqConfig(dir: string, r: ResolverSpec, ip: string, up: Upst
     'no-hosts',
     'user=root',
     `pid-file=${path.join(dir, `${r.name}.pid`)}`,
-    `server=/${up.zone}/${host(up.plain)}`,
+    `server=/${up.zone}/${host(plainUpstream(r, up))}`,
     `server=/sec.test/${host(up.signed)}`,
     ...(r.ttlFloor ? [`min-cache-ttl=${r.ttlFloor}`] : []),
     ...(r.ttlCap ? [`max-ttl=${r.ttlCap}`] : []),
@@ -165,7 +172,7 @@ options {
   notify no;
 };
 ${r.dnssec ? `trust-anchors { "sec.test." static-ds ${tag} ${alg} ${type} "${digest}"; };` : ''}
-zone "${up.zone}" { type static-stub; server-addresses { ${host(up.plain)}; }; };
+zone "${up.zone}" { type static-stub; server-addresses { ${host(plainUpstream(r, up))}; }; };
 zone "sec.test" { type static-stub; server-addresses { ${host(up.signed)}; }; };
 zone "." { type static-stub; server-addresses { ${host(up.dead)}; }; };
 key "lab" { algorithm hmac-sha256; secret "${rndcSecret}"; };
