@@ -3,8 +3,13 @@
 import { z } from 'zod';
 import { formatServerAddress } from '../src/address.ts';
 import { cachedUnderLongerTruthTtl, compareWithTruth, describeShape, isAnswer, routingEvidence, type AnswerShape } from '../src/compare.ts';
+import { foldBlindVantage } from '../src/dns/blind-vantage.ts';
+import { RESOLVER_BEHAVIOUR_CODES } from '../src/dns/codes.ts';
+import { bogusWording, edeSuffix } from '../src/dns/dnssec.ts';
+import { secondLook, type SecondLook } from '../src/dns/second-look.ts';
+import { clampWording, explainedByFloor, hidesCacheLifetime } from '../src/dns/ttl-clamp.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
-import type { RecordType } from '../src/net/dns.ts';
+import { describeExtendedError, type RecordType } from '../src/net/dns.ts';
 import type { Check, CheckContext, CodeDoc, Finding, Target } from '../src/types.ts';
 import { humanDuration, humanTime } from '../src/units.ts';
 
@@ -33,12 +38,12 @@ const codes: Record<string, CodeDoc> = {
   },
   DNS_SERVFAIL: {
     severity: 'critical',
-    meaning: 'The resolver answered SERVFAIL, REFUSED or another error code for the dialer: its users cannot resolve it.',
+    meaning: "The resolver answered SERVFAIL, REFUSED or another error code for the dialer, or it answers other questions but stays silent for this one (its path to the zone's servers is down): its users cannot resolve it. Its Extended DNS Error, when it sends one, is quoted.",
     firstStep: "Query the authoritative servers directly (dig +norec @ns NAME); if they answer, the resolver's path to them is broken (DNSSEC, lame delegation, outage).",
   },
   DNS_TIMEOUT: {
     severity: 'warning',
-    meaning: 'A resolver did not answer within the deadline (after retries). One finding per resolver when it answers nothing.',
+    meaning: 'A resolver could not be asked: silence after retries, nothing listening on its port, or no route from this host (ENETUNREACH/EHOSTUNREACH, not retried). One finding per resolver when it answers nothing; after a few failures in a row it is not asked again this run.',
     firstStep: 'Check the path from this vantage to the resolver (dig @resolver NAME); when only one resolver is affected, it is likely its outage or rate limiting.',
   },
   DNS_AUTH_INCONSISTENT: {
@@ -58,7 +63,7 @@ const codes: Record<string, CodeDoc> = {
   },
   DNS_MALFORMED_REPLY: {
     severity: 'warning',
-    meaning: 'A server sent bytes that are not a valid DNS reply to our question (a broken middlebox, or a server bug).',
+    meaning: "A server sent bytes that are not a valid DNS reply to our question (a broken middlebox, or a server bug): records that run past the message, an A record that is not 4 bytes, an AAAA that is not 16. Nothing in such a reply is used as evidence; an authoritative server's broken reply never accuses a resolver.",
     firstStep: 'Capture the exchange (tcpdump -n port 53 and host SERVER) and compare with dig from the same host; look for a middlebox rewriting DNS.',
   },
   DNS_TTL_STALE: {
@@ -66,6 +71,7 @@ const codes: Record<string, CodeDoc> = {
     meaning: "A resolver is counting down a TTL longer than the zone's: it cached the record under an older, longer TTL, so a change now would stay stale that long.",
     firstStep: 'Nothing breaks now; avoid changing this record until the time given, or flush it at that resolver first.',
   },
+  ...RESOLVER_BEHAVIOUR_CODES,
 };
 
 interface DialerTarget extends Target {
@@ -93,49 +99,87 @@ function expiry(ctx: CheckContext, o: Observation, seconds: number | undefined):
   };
 }
 
+/** When the remaining TTL cannot say when a stale answer ends: no invented expiry, the alert history tells how long it has lasted. */
+function unboundedExpiry(o: Observation, why: string): { until: string; step: string; evidence: Record<string, unknown> } {
+  const flush = o.vantage.flushUrl;
+  return {
+    until: `${why}, so its remaining TTL cannot say when this ends`,
+    step: `${flush ? `Flush the name at ${o.vantage.name}: ${flush}` : `Ask the operator of ${o.vantage.name} to flush the name`} — waiting for its TTL will not end it. Then keep the TTL at 300 s or less.`,
+    evidence: { staleEndUnknown: why, flushUrl: flush },
+  };
+}
+
+/** Why a stale answer's end cannot be read from its TTL, if it cannot. */
+function unboundedBecause(o: Observation, look: SecondLook): string | undefined {
+  const stale = o.result.ok ? o.result.response.extendedErrors.find((e) => e.code === 3 || e.code === 19) : undefined;
+  if (stale) return `${o.vantage.name} serves it stale (${describeExtendedError(stale)})`;
+  if (hidesCacheLifetime(look.clamp)) return `${o.vantage.name} caps the TTLs it hands out at ${look.clamp!.ttl} s and may keep answers longer`;
+  return undefined;
+}
+
 function cachedTtl(shape: AnswerShape): number | undefined {
   if (shape.status === 'data') return shape.ttl;
   if (shape.status === 'nxdomain' || shape.status === 'nodata') return shape.negativeTtl;
   return undefined;
 }
 
-function resolverFindings(ctx: CheckContext, view: NameView, o: Observation): Finding[] {
+function resolverFindings(ctx: CheckContext, view: NameView, o: Observation, look: SecondLook = {}): Finding[] {
   const target = view.name;
   const where = { resolver: o.vantage.name };
   const label = view.type;
   const s = o.shape;
+  const server = formatServerAddress(o.vantage.server);
+  const ede = o.result.ok ? o.result.response.extendedErrors : [];
+  const edeEvidence = ede.length > 0 ? { extendedErrors: ede.map(describeExtendedError) } : {};
   if (s.status === 'failed') {
     if (s.kind === 'aborted') return [];
-    const code = s.kind === 'malformed' ? 'DNS_MALFORMED_REPLY' : 'DNS_TIMEOUT';
-    return [finding(target, code, `${label}: ${o.vantage.name} (${formatServerAddress(o.vantage.server)}) gave no usable answer: ${s.detail}`, {
+    if (!o.result.ok && o.result.serverAlive && s.kind !== 'malformed' && s.kind !== 'tls') {
+      // Up but silent for this name: its path to the zone is down — as bad for its users as a SERVFAIL.
+      return [finding(target, 'DNS_SERVFAIL', `${label}: ${o.vantage.name} (${server}) answers other questions but not this one: ${s.detail}`, {
+        ...where,
+        evidence: { type: view.type, server, kind: s.kind, detail: `silent for this name while it answers others (${s.detail})`, zone: zoneEvidence(view) },
+      })];
+    }
+    const code = s.kind === 'malformed' ? 'DNS_MALFORMED_REPLY' : s.kind === 'tls' ? 'DNS_TLS_FAILED' : 'DNS_TIMEOUT';
+    return [finding(target, code, `${label}: ${o.vantage.name} (${server}) gave no usable answer: ${s.detail}`, {
       ...where,
-      evidence: { type: view.type, server: formatServerAddress(o.vantage.server), kind: s.kind, detail: s.detail, attempts: o.result.ok ? undefined : o.result.attempts },
+      evidence: { type: view.type, server, kind: s.kind, detail: s.detail, attempts: o.result.ok ? undefined : o.result.attempts },
     })];
   }
   if (s.status === 'rcode') {
-    return [finding(target, 'DNS_SERVFAIL', `${label}: ${o.vantage.name} answers ${s.rcode}; the zone has ${view.zone.length ? describeShape(view.zone[0]) : 'no usable answer'}`, {
+    if (look.dnssec) {
+      const { why, firstStep } = bogusWording(look.dnssec, view.name);
+      return [finding(target, 'DNS_DNSSEC_BOGUS', `${label}: ${o.vantage.name} fails DNSSEC validation for ${view.name} and answers ${s.rcode}: ${why}`, {
+        ...where,
+        firstStep,
+        evidence: { type: view.type, server, rcode: s.rcode, detail: why, ...edeEvidence, answersWithCheckingDisabled: look.dnssec.answersWithoutValidation, zoneProblems: look.dnssec.problems.map((p) => p.detail), zone: zoneEvidence(view) },
+      })];
+    }
+    return [finding(target, 'DNS_SERVFAIL', `${label}: ${o.vantage.name} answers ${s.rcode}; the zone has ${view.zone.length ? describeShape(view.zone[0]) : 'no usable answer'}${edeSuffix(ede)}`, {
       ...where,
-      evidence: { type: view.type, rcode: s.rcode, zone: zoneEvidence(view) },
+      evidence: { type: view.type, server, rcode: s.rcode, detail: `answers ${s.rcode}${edeSuffix(ede)}`, ...edeEvidence, zone: zoneEvidence(view) },
     })];
   }
   const truth = o.truth ?? { answers: view.zone };
   const routing = routingEvidence(truth);
   const comparison = compareWithTruth(truth, s);
   if (!comparison.consistent) {
-    const exp = expiry(ctx, o, cachedTtl(s));
+    const unbounded = unboundedBecause(o, look);
+    const exp = unbounded ? unboundedExpiry(o, unbounded) : expiry(ctx, o, cachedTtl(s));
     const code = comparison.kind === 'mismatch' ? 'DNS_MISMATCH' : comparison.kind === 'nxdomain' ? 'DNS_NXDOMAIN' : 'DNS_NO_DATA';
     const severity = code === 'DNS_NO_DATA' && view.type !== 'A' ? 'warning' : 'critical';
-    return [finding(target, code, `${label} at ${o.vantage.name}: ${comparison.reason}${exp.until ? `; ${exp.until}` : ''}`, {
+    return [finding(target, code, `${label} at ${o.vantage.name}: ${comparison.reason}${exp.until ? `; ${exp.until}` : ''}${edeSuffix(ede)}`, {
       ...where,
       severity,
       firstStep: exp.step,
-      evidence: { type: view.type, resolverAnswer: describeShape(s), zone: zoneEvidence(view), ...(routing ? { routing } : {}), ...exp.evidence },
+      evidence: { type: view.type, resolverAnswer: describeShape(s), zone: zoneEvidence(view), remainingTtl: cachedTtl(s), ...(routing ? { routing } : {}), ...edeEvidence, ...exp.evidence },
     })];
   }
-  const stale = cachedUnderLongerTruthTtl(truth, s);
+  // At a resolver with a TTL floor, a TTL above the zone's is the floor at work (reported once, as DNS_TTL_CLAMPED).
+  const stale = explainedByFloor(look.clamp) ? undefined : cachedUnderLongerTruthTtl(truth, s);
   if (stale) {
     const exp = expiry(ctx, o, stale.remaining);
-    return [finding(target, 'DNS_TTL_STALE', `${label} at ${o.vantage.name}: cached with ${humanDuration(stale.remaining)} left under an older TTL; the zone's TTL is ${stale.zoneTtl} s`, {
+    return [finding(target, 'DNS_TTL_STALE', `${label} at ${o.vantage.name}: cached with ${humanDuration(stale.remaining)} left under an older TTL; the zone's TTL is ${stale.zoneTtl} s${edeSuffix(ede)}`, {
       ...where,
       firstStep: `Nothing is wrong yet. Avoid changing ${view.name} before ${humanTime(ctx.now() + stale.remaining * 1000)}, or flush it at ${o.vantage.name} first${o.vantage.flushUrl ? ` (${o.vantage.flushUrl})` : ''}.`,
       evidence: { type: view.type, zoneTtl: stale.zoneTtl, ...exp.evidence },
@@ -152,6 +196,29 @@ function measure(ctx: CheckContext, view: NameView, o: Observation, healthy: boo
   if (o.shape.status === 'data') ctx.measure({ metric: 'ttl_seconds', value: o.shape.ttl, labels });
 }
 
+/** The once-per-resolver DNS_TTL_CLAMPED finding. */
+function clampFinding(o: Observation, look: SecondLook): Finding[] {
+  if (!look.clampNews) return [];
+  const server = formatServerAddress(o.vantage.server);
+  const { message, firstStep } = clampWording(o.vantage.name, look.clampNews);
+  return [finding(`${o.vantage.name} (${server})`, 'DNS_TTL_CLAMPED', message, {
+    resolver: o.vantage.name,
+    firstStep,
+    evidence: { server, clamp: look.clampNews.kind, ttl: look.clampNews.ttl, zoneTtl: look.clampNews.zoneTtl },
+  })];
+}
+
+/** One DNS_TTL_CLAMPED per resolver, however many dialers learnt of it (the run's memo may forget and ask again). */
+function onceEachClamp(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    if (f.code !== 'DNS_TTL_CLAMPED') return true;
+    const first = !seen.has(f.resolver ?? '');
+    seen.add(f.resolver ?? '');
+    return first;
+  });
+}
+
 function authoritativeFindings(view: NameView): Finding[] {
   const out: Finding[] = [];
   // Nothing authoritative was asked: that is not an unreachable server.
@@ -166,13 +233,13 @@ function authoritativeFindings(view: NameView): Finding[] {
     if (s.status === 'failed' && s.kind === 'malformed') {
       out.push(finding(view.name, 'DNS_MALFORMED_REPLY', `${view.name} ${view.type}: authoritative ${o.vantage.name} sent an invalid reply: ${s.detail}`, {
         resolver: o.vantage.name,
-        evidence: { type: view.type, server: formatServerAddress(o.vantage.server), detail: s.detail },
+        evidence: { type: view.type, server: formatServerAddress(o.vantage.server), kind: s.kind, detail: s.detail },
       }));
     } else if (s.status === 'failed' || s.status === 'rcode') {
-      const detail = s.status === 'rcode' ? `answered ${s.rcode}` : s.detail;
+      const detail = s.status === 'rcode' ? `answered ${s.rcode}${edeSuffix(o.result.ok ? o.result.response.extendedErrors : [])}` : s.detail;
       out.push(finding(view.name, 'DNS_AUTH_UNREACHABLE', `${view.name} ${view.type}: authoritative ${o.vantage.name} (${formatServerAddress(o.vantage.server)}): ${detail}`, {
         resolver: o.vantage.name,
-        evidence: { type: view.type, server: formatServerAddress(o.vantage.server), detail },
+        evidence: { type: view.type, server: formatServerAddress(o.vantage.server), kind: s.status === 'rcode' ? 'rcode' : s.kind, detail },
       }));
     }
   }
@@ -200,29 +267,36 @@ function mergeNameWide(sofar: Finding[], fresh: Finding[]): Finding[] {
   });
 }
 
-/** Fold many findings of one code at one resolver into one, so a dead resolver is one alarm, not thousands. */
-function fold(findings: Finding[], code: string, totalPerResolver: number, always: boolean): Finding[] {
+/**
+ * Fold many findings of one code at one resolver into one, so a dead resolver is one alarm, not
+ * thousands: `always`, or when there are many or they are all its questions (`dead`), or only when
+ * there are many (`many`: answers about names, where a few are best told one by one).
+ */
+function fold(findings: Finding[], code: string, totalPerResolver: number, when: 'always' | 'dead' | 'many'): Finding[] {
   const byResolver = new Map<string, Finding[]>();
   const rest: Finding[] = [];
   for (const f of findings) {
     if (f.code !== code || !f.resolver) rest.push(f);
-    else byResolver.set(f.resolver, [...(byResolver.get(f.resolver) ?? []), f]);
+    else if (byResolver.has(f.resolver)) byResolver.get(f.resolver)!.push(f);
+    else byResolver.set(f.resolver, [f]);
   }
   const FOLD_ABOVE = 5;
   for (const [resolver, group] of byResolver) {
-    if (!always && group.length <= FOLD_ABOVE && group.length < totalPerResolver) {
+    if (when !== 'always' && group.length <= FOLD_ABOVE && (when === 'many' || group.length < totalPerResolver)) {
       rest.push(...group);
       continue;
     }
     const dialers = [...new Set(group.map((f) => f.target))];
     const server = group[0].evidence?.server as string | undefined;
-    const all = group.length >= totalPerResolver;
+    // A SERVFAIL for A and AAAA of one dialer is one finding that stands for both questions.
+    const failed = group.reduce((n, f) => n + ((f.evidence?.types as unknown[] | undefined)?.length ?? 1), 0);
+    const all = failed >= totalPerResolver;
     const details = [...new Set(group.map((f) => String(f.evidence?.detail ?? '')))].filter(Boolean).slice(0, 3);
     rest.push({
       ...group[0],
       target: `${resolver}${server ? ` (${server})` : ''}`,
-      message: `${resolver}${server ? ` (${server})` : ''} failed ${all ? 'every one' : group.length} of ${totalPerResolver} queries for ${dialers.length} dialer${dialers.length === 1 ? '' : 's'}: ${details.join('; ')}`,
-      evidence: { failedQueries: group.length, totalQueries: totalPerResolver, dialers: dialers.slice(0, 20), moreDialers: Math.max(0, dialers.length - 20), server, details },
+      message: `${resolver}${server ? ` (${server})` : ''} failed ${all ? 'every one' : failed} of ${totalPerResolver} queries for ${dialers.length} dialer${dialers.length === 1 ? '' : 's'}: ${details.join('; ')}`,
+      evidence: { failedQueries: failed, totalQueries: totalPerResolver, dialers: dialers.slice(0, 20), moreDialers: Math.max(0, dialers.length - 20), server, details },
     });
   }
   return rest;
@@ -263,8 +337,10 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     const findings: Finding[] = [];
     for (const view of views) {
       findings.push(...authoritativeFindings(view));
-      for (const o of view.resolvers) {
-        const own = resolverFindings(ctx, view, o);
+      const looks = await Promise.all(view.resolvers.map((o) => secondLook(ctx, view, o)));
+      for (const [i, o] of view.resolvers.entries()) {
+        findings.push(...clampFinding(o, looks[i]));
+        const own = resolverFindings(ctx, view, o, looks[i]);
         findings.push(...mergeNameWide(findings, own));
         measure(ctx, view, o, own.length === 0);
       }
@@ -299,9 +375,19 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
   },
   aggregate(findings, targets, p, config) {
     const perServer = targets.length * p.recordTypes.length;
-    let out = fold(findings, 'DNS_TIMEOUT', perServer, false);
-    out = fold(out, 'DNS_MALFORMED_REPLY', perServer, false);
-    out = fold(out, 'DNS_AUTH_UNREACHABLE', perServer, true);
+    let out = foldBlindVantage({
+      findings: onceEachClamp(findings),
+      resolvers: config.resolvers.map((r) => r.name),
+      authoritative: config.authoritative?.map((a, i) => a.name ?? `auth${i + 1}`),
+      perServer,
+      vantage: config.run.vantage,
+    });
+    out = fold(out, 'DNS_TIMEOUT', perServer, 'dead');
+    out = fold(out, 'DNS_TLS_FAILED', perServer, 'dead');
+    out = fold(out, 'DNS_SERVFAIL', perServer, 'many');
+    out = fold(out, 'DNS_DNSSEC_BOGUS', perServer, 'many');
+    out = fold(out, 'DNS_MALFORMED_REPLY', perServer, 'dead');
+    out = fold(out, 'DNS_AUTH_UNREACHABLE', perServer, 'always');
     out = foldNotFound(out);
     // Nobody authoritative answered anything: nothing could be compared, so this is critical.
     const authFindings = out.filter((f) => f.code === 'DNS_AUTH_UNREACHABLE');

@@ -1,10 +1,16 @@
-// Server addresses as people write them in the config: `8.8.8.8`, `127.0.0.1:5353`, `[::1]:53`.
+// Server addresses as people write them in the config: `8.8.8.8`, `127.0.0.1:5353`, `[::1]:53`;
+// resolvers also `tls://dns.example[:853]` (DoT) and `https://dns.example/dns-query` (DoH).
 import { isIP } from 'node:net';
 
 export interface ServerAddress {
   host: string;
   port: number;
-  family: 4 | 6;
+  /** 0: a host name (DoT/DoH only; the system resolver finds its address when connecting). */
+  family: 4 | 6 | 0;
+  /** How DNS is spoken: plain (UDP, TCP when truncated; the default), DNS over TLS, DNS over HTTPS. */
+  transport?: 'tls' | 'https';
+  /** The DoH path, e.g. /dns-query. */
+  path?: string;
 }
 
 /** `1.2.3.4`, `1.2.3.4:5353`, `[::1]`, `[::1]:5353`, or a bare IPv6 address without a port. */
@@ -25,7 +31,36 @@ export function parseServerAddress(text: string, defaultPort: number): ServerAdd
 }
 
 export function formatServerAddress(a: ServerAddress): string {
-  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  const hostPort = a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  if (a.transport === 'tls') return `tls://${hostPort}`;
+  if (a.transport === 'https') return `https://${hostPort}${a.path ?? '/dns-query'}`;
+  return hostPort;
+}
+
+/**
+ * A resolver: a plain address (see parseServerAddress, port 53), `tls://host[:853]` (RFC 7858) or
+ * `https://host[:443]/path` (RFC 8484). The host of tls:// and https:// may be a name; its
+ * certificate is verified against it. Undefined when the text is none of these.
+ */
+export function parseResolverAddress(text: string): ServerAddress | undefined {
+  const scheme = /^(tls|https):\/\//i.exec(text);
+  if (!scheme) return parseServerAddress(text, 53);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const transport = scheme[1].toLowerCase() as 'tls' | 'https';
+  if (url.username || url.password || url.search || url.hash) return undefined;
+  if (transport === 'tls' && url.pathname !== '' && url.pathname !== '/') return undefined;
+  const bare = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(bare);
+  if (family === 0 && !/^(?=.{1,253}$)([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/.test(bare)) return undefined;
+  const port = url.port === '' ? (transport === 'tls' ? 853 : 443) : Number(url.port);
+  const address: ServerAddress = { host: bare, port, family: family as 0 | 4 | 6, transport };
+  if (transport === 'https') address.path = url.pathname === '' || url.pathname === '/' ? '/dns-query' : url.pathname;
+  return address;
 }
 
 /** A network as people write it, `198.51.100.0/24` or `2001:db8:7::/48`: its address and prefix length. */

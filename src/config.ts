@@ -6,7 +6,7 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
-import { parseNetwork, parseServerAddress } from './address.ts';
+import { parseNetwork, parseResolverAddress, parseServerAddress } from './address.ts';
 import { rememberConfigFile } from './config-file.ts';
 import { duration } from './durations.ts';
 import { parseCarrierUri } from './sip/uri.ts';
@@ -98,6 +98,19 @@ const network = z.string().transform((text, ctx) => {
   return parsed;
 });
 
+/** A resolver: a plain address as above, or DNS over TLS / HTTPS as browsers use them. */
+const resolverAddress = z.string().transform((text, ctx) => {
+  const parsed = parseResolverAddress(text.trim());
+  if (!parsed) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected host[:port] (IPv4 or [bracketed] IPv6), tls://host[:853] or https://host[:443]/dns-query, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
 const hostname = z
   .string()
@@ -108,7 +121,7 @@ const severity = z.enum(['critical', 'warning', 'info']);
 
 const resolverSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
-  address: dnsServerAddress,
+  address: resolverAddress,
   /** The resolver's cache-flush page; known for Google, Cloudflare and OpenDNS. */
   flushUrl: z.url().optional(),
   qps: z.number().positive().optional(),
@@ -119,6 +132,10 @@ const resolverSchema = z.strictObject({
    * are compared with what the zone gives that resolver.
    */
   egress: z.array(network).min(1).optional(),
+  /** DoT/DoH: a PEM file of a private CA that signed the resolver's certificate. */
+  caFile: z.string().min(1).optional(),
+  /** DoT/DoH: the name the certificate must hold when the address is an IP address. */
+  servername: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a DNS name').optional(),
 });
 
 const authoritativeSchema = z.strictObject({
@@ -148,6 +165,13 @@ const dnsSchema = z.strictObject({
   qps: z.number().positive().default(100),
   concurrency: z.number().int().positive().max(1000).default(10),
   ednsBufferSize: z.number().int().min(512).max(4096).default(1232),
+  /**
+   * Ask resolvers as a DNSSEC-aware client (the AD bit, as dig and glibc's trust-ad do): pdns-recursor's
+   * default mode validates only such questions. Not the DO bit: dnsmasq answers DO questions past its cache.
+   */
+  dnssec: z.boolean().default(true),
+  /** After this many questions in a row got no answer, a server is not asked again this run; 0 = always ask. */
+  breaker: z.number().int().min(0).max(100).default(3),
 });
 
 const runSchema = z.strictObject({

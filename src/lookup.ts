@@ -25,10 +25,10 @@ export interface Observation {
   truth?: ZoneTruth;
 }
 
-/** Cache-flush pages of public resolvers people actually use, by address. */
+/** Cache-flush pages of public resolvers people actually use, by address (and DoH/DoT host name). */
 const KNOWN_FLUSH_PAGES: { addresses: string[]; url: string }[] = [
-  { addresses: ['8.8.8.8', '8.8.4.4', '2001:4860:4860::8888', '2001:4860:4860::8844'], url: 'https://developers.google.com/speed/public-dns/cache' },
-  { addresses: ['1.1.1.1', '1.0.0.1', '2606:4700:4700::1111', '2606:4700:4700::1001'], url: 'https://one.one.one.one/purge-cache/' },
+  { addresses: ['8.8.8.8', '8.8.4.4', '2001:4860:4860::8888', '2001:4860:4860::8844', 'dns.google'], url: 'https://developers.google.com/speed/public-dns/cache' },
+  { addresses: ['1.1.1.1', '1.0.0.1', '2606:4700:4700::1111', '2606:4700:4700::1001', 'cloudflare-dns.com', 'one.one.one.one'], url: 'https://one.one.one.one/purge-cache/' },
   { addresses: ['208.67.222.222', '208.67.220.220', '2620:119:35::35', '2620:119:53::53'], url: 'https://cachecheck.opendns.com/' },
 ];
 
@@ -42,7 +42,7 @@ export function resolverVantages(ctx: Pick<CheckContext, 'config'>): Vantage[] {
 }
 
 /** Per-run memo: the same question asked by two checks costs one query. */
-function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
+export function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
   let hit = ctx.cache.get(key) as Promise<T> | undefined;
   if (!hit) {
     hit = make();
@@ -52,7 +52,7 @@ function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promis
 }
 
 /** EDNS flags and options a question may carry besides RD; part of the question's identity. */
-export type AskOptions = Pick<DnsQuery, 'dnssecOk' | 'checkingDisabled' | 'clientSubnet'> & {
+export type AskOptions = Pick<DnsQuery, 'authenticatedData' | 'dnssecOk' | 'checkingDisabled' | 'clientSubnet'> & {
   /** The same question asked again (1, 2, …) to learn a dynamic name's answers; 0 or absent is the first ask. */
   again?: number;
 };
@@ -60,9 +60,12 @@ export type AskOptions = Pick<DnsQuery, 'dnssecOk' | 'checkingDisabled' | 'clien
 export function ask(ctx: CheckContext, vantage: Vantage, name: string, type: RecordType, options: AskOptions = {}): Promise<DnsResult> {
   const { again, ...query } = options;
   const ecs = query.clientSubnet ? formatNetwork(query.clientSubnet) : '';
-  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}|${query.dnssecOk ? 'do' : ''}|${query.checkingDisabled ? 'cd' : ''}|${ecs}|${again ?? 0}`;
+  // Resolvers are asked as DNSSEC-aware clients by default (dns.dnssec): AD set, so pdns-recursor's
+  // default mode validates too; not DO, which dnsmasq answers past its cache.
+  const authenticatedData = query.authenticatedData ?? (vantage.kind === 'resolver' && ctx.config.dns.dnssec);
+  const key = `dns|${formatServerAddress(vantage.server)}|${vantage.kind}|${normalizeName(name)}|${type}|${authenticatedData ? 'ad' : ''}${query.dnssecOk ? 'do' : ''}|${query.checkingDisabled ? 'cd' : ''}|${ecs}|${again ?? 0}`;
   return memo(ctx, key, () =>
-    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver', ...query }, ctx.signal),
+    ctx.dns.query({ server: vantage.server, name, type, recursionDesired: vantage.kind === 'resolver', ...query, authenticatedData }, ctx.signal),
   );
 }
 

@@ -14,6 +14,7 @@ import {
   type Notice,
   type PolicyInput,
 } from './state/policy.ts';
+import { withAlertHistory } from './state/history.ts';
 import { updateState, type StateStore, type Versioned } from './state/store.ts';
 import type { Logger, NotifyOutcome, Report, ReporterFailure } from './types.ts';
 
@@ -68,6 +69,8 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
       deps.log.error('cannot load the alert state; no notices sent', { error: message(err) });
     }
     if (loaded) {
+      // Stale answers whose end no TTL can tell carry how long they have lasted.
+      report = { ...report, findings: withAlertHistory(report.findings, loaded.state, now) };
       const channels = notifiers.map((n) => n.name);
       const policyInput = (state: AlertState): PolicyInput => ({
         findings: [...report.findings, ...reporterFindings(state, report.vantage, channels)],

@@ -1,4 +1,4 @@
-// Builds the DNS client from the config: per-server limits come from the resolver entry or `dns`.
+// Builds the DNS client from the config: per-server limits, CA and TLS name come from the resolver entry or `dns`.
 import type { Config } from '../config.ts';
 import { formatServerAddress } from '../address.ts';
 import { UdpTcpDnsClient } from './dns.ts';
@@ -9,9 +9,14 @@ export function dnsClientFromConfig(config: Config): UdpTcpDnsClient {
     timeoutMs: config.dns.timeout,
     retries: config.dns.retries,
     ednsBufferSize: config.dns.ednsBufferSize,
+    breakerAfter: config.dns.breaker,
     limitsFor(server) {
       const r = perServer.get(formatServerAddress(server));
       return { qps: r?.qps ?? config.dns.qps, concurrency: r?.concurrency ?? config.dns.concurrency };
+    },
+    tlsFor(server) {
+      const r = perServer.get(formatServerAddress(server));
+      return { caFile: r?.caFile, servername: r?.servername };
     },
   });
 }

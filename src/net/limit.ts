@@ -5,14 +5,21 @@ export interface Limits {
   concurrency: number;
 }
 
+interface Waiter {
+  wake: () => void;
+  cancel: () => void;
+}
+
 export class ServerLimiter {
   private active = 0;
-  private readonly waiters: { wake: () => void }[] = [];
+  private readonly waiters: Waiter[] = [];
+  /** Aborted by cancelWaiting(): wakes the requests sleeping for their rate turn. */
+  private cancelled = new AbortController();
   private nextStartAt = 0;
 
   constructor(private readonly limits: Limits) {}
 
-  /** Resolves with a release function, or undefined if the signal aborted while waiting. */
+  /** Resolves with a release function, or undefined if the signal aborted (or cancelWaiting ran) while waiting. */
   async acquire(signal?: AbortSignal): Promise<(() => void) | undefined> {
     if (signal?.aborted) return undefined;
     if (this.active < this.limits.concurrency) {
@@ -20,11 +27,20 @@ export class ServerLimiter {
     } else {
       // The releasing request hands its slot straight to us, so `active` never dips in between.
       const granted = await new Promise<boolean>((resolve) => {
-        const waiter = { wake: () => { signal?.removeEventListener('abort', onAbort); resolve(true); } };
         const onAbort = () => {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
           resolve(false);
+        };
+        const waiter: Waiter = {
+          wake: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(true);
+          },
+          cancel: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(false);
+          },
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         this.waiters.push(waiter);
@@ -35,7 +51,8 @@ export class ServerLimiter {
     const startAt = Math.max(now, this.nextStartAt);
     this.nextStartAt = startAt + 1000 / this.limits.qps;
     if (startAt - now >= 1) {
-      const slept = await sleep(startAt - now, signal);
+      const cancelled = this.cancelled.signal;
+      const slept = await sleep(startAt - now, signal ? AbortSignal.any([signal, cancelled]) : cancelled);
       if (!slept) {
         this.release();
         return undefined;
@@ -48,6 +65,13 @@ export class ServerLimiter {
         this.release();
       }
     };
+  }
+
+  /** Every request still waiting for a slot or its rate turn gives up at once (the server will not be asked). */
+  cancelWaiting(): void {
+    for (const waiter of this.waiters.splice(0)) waiter.cancel();
+    this.cancelled.abort();
+    this.cancelled = new AbortController();
   }
 
   private release(): void {

@@ -44,7 +44,7 @@ describe('DNS client against a hostile server', () => {
   it('reports truncated bytes, random bytes and a 1-byte datagram as malformed, never throws', async () => {
     const results = await Promise.all(['cut', 'random', 'tiny'].map((l) => client.query(q(l))));
     for (const r of results) expect(r).toMatchObject({ ok: false, kind: 'malformed' });
-    expect(results[0].ok === false && results[0].detail).toMatch(/undecodable 20-byte reply/);
+    expect(results[0].ok === false && results[0].detail).toMatch(/invalid 20-byte reply: question 1: a name runs past its bounds/);
   });
 
   it('retries over TCP when the UDP reply is truncated (TC)', async () => {
@@ -83,7 +83,8 @@ describe('DNS client against a hostile server', () => {
     const sniff = dgram.createSocket('udp4');
     await new Promise<void>((r) => sniff.bind(5354, '127.66.0.1', () => r()));
     sniff.on('message', (msg, rinfo) => seen.push({ port: rinfo.port, id: msg.readUInt16BE(0) }));
-    const oneSocket = new UdpTcpDnsClient({ timeoutMs: 20, retries: 0, ednsBufferSize: 1232, limitsFor: () => ({ qps: 100_000, concurrency: 1 }) });
+    // The sniffer never answers: without breakerAfter: 0 the client would stop asking it after three.
+    const oneSocket = new UdpTcpDnsClient({ timeoutMs: 20, retries: 0, ednsBufferSize: 1232, breakerAfter: 0, limitsFor: () => ({ qps: 100_000, concurrency: 1 }) });
     // Act
     await Promise.all(Array.from({ length: 300 }, () => oneSocket.query({ ...q('ok'), server: parseServerAddress('127.66.0.1:5354', 53)! })));
     sniff.close();
@@ -92,6 +93,51 @@ describe('DNS client against a hostile server', () => {
     expect(new Set(seen.map((s) => s.port)).size).toBeGreaterThanOrEqual(3);
     expect(new Set(seen.map((s) => s.id)).size).toBeGreaterThan(290);
     expect(Math.max(...seen.map((s) => s.id)) - Math.min(...seen.map((s) => s.id))).toBeGreaterThan(50_000);
+  });
+});
+
+describe('the circuit breaker', () => {
+  const breakerClient = () => new UdpTcpDnsClient({ timeoutMs: 150, retries: 1, ednsBufferSize: 1232, limitsFor: () => ({ qps: 10_000, concurrency: 4 }) });
+
+  it('stops asking a silent server after three questions, says it is up when it answers version.bind, and asks again next run', async () => {
+    // Prepare: the hostile server answers version.bind but never `silent.*`.
+    const client = breakerClient();
+    const run1 = new AbortController().signal;
+    // Act: twelve questions at once, then one more in the same run and one in the next.
+    const first = await Promise.all(Array.from({ length: 12 }, () => client.query(q('silent'), run1)));
+    const later = await client.query(q('ok'), run1);
+    const nextRun = await client.query(q('ok'), new AbortController().signal);
+    // Assess: the first four (concurrency 4) time out twice, which opens the breaker: the eight
+    // waiting behind them are not asked.
+    const notAsked = first.filter((r) => !r.ok && r.notAsked);
+    expect(first.every((r) => !r.ok && r.kind === 'timeout')).toBe(true);
+    expect(notAsked.length).toBeGreaterThanOrEqual(8);
+    expect(notAsked[0]).toMatchObject({ serverAlive: true, attempts: 0 });
+    expect(!notAsked[0].ok && notAsked[0].detail).toMatch(/not asked: \d+ attempts in a row got no answer .*it answers other questions, so it is up but silent for these/);
+    expect(later).toMatchObject({ ok: false, notAsked: true });
+    expect(nextRun.ok).toBe(true);
+  });
+
+  it('stops asking a server that answers nothing at all, and does not call it up', async () => {
+    // Prepare: a socket that takes every datagram and answers none, version.bind included.
+    const dgram = await import('node:dgram');
+    const blackHole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => blackHole.bind(5398, '127.66.0.1', () => r()));
+    const client = breakerClient();
+    const run = new AbortController().signal;
+    const dead = { ...q('ok'), server: parseServerAddress('127.66.0.1:5398', 53)! };
+    try {
+      // Act
+      const results = await Promise.all(Array.from({ length: 8 }, () => client.query(dead, run)));
+      // Assess
+      const notAsked = results.filter((r) => !r.ok && r.notAsked);
+      expect(notAsked.length).toBeGreaterThan(0);
+      expect(notAsked[0]).toMatchObject({ kind: 'timeout' });
+      expect(results.every((r) => !r.ok && r.serverAlive === undefined)).toBe(true);
+      expect(!notAsked[0].ok && notAsked[0].detail).not.toMatch(/it is up/);
+    } finally {
+      blackHole.close();
+    }
   });
 });
 

@@ -126,4 +126,23 @@ describe('dns-consistency with a hostile resolver', () => {
     ]);
     expect(JSON.stringify(report)).not.toContain('203.0.113.66');
   });
+
+  it('an authoritative server with broken rdata is DNS_MALFORMED_REPLY there and accuses no resolver', async () => {
+    // Prepare: the resolvers get good answers from knot; the configured authoritative server is the
+    // hostile one, answering with an A of RDLENGTH 0, an A of 16 bytes and a 2-byte AAAA.
+    const labels = ['rdlen0', 'rdlen16', 'aaaa2'];
+    for (const label of labels) await lab.setRecords(`${label}.${zone}`, 'A', 300, ['192.0.2.1']);
+    const cfg = config(labels.map((l) => `${l}.${zone}`), {
+      authoritative: [{ name: 'broken', address: hostile.address }],
+      checks: { 'dns-consistency': { recordTypes: ['A'] } },
+    });
+    // Act
+    const report = await audit(cfg);
+    // Assess: one folded finding for the broken server; nothing about the healthy resolvers.
+    expect(summary(report)).toEqual([`DNS_MALFORMED_REPLY broken (${hostile.address}) @broken`]);
+    expect(report.findings[0].evidence?.details).toEqual(
+      expect.arrayContaining([expect.stringMatching(/RDLENGTH 0, but an A record is 4 bytes/), expect.stringMatching(/RDLENGTH 2, but an AAAA record is 16 bytes/)]),
+    );
+    expect(JSON.stringify(report)).not.toMatch(/undefined|0\.0\.0\.0/);
+  });
 });

@@ -21,6 +21,9 @@ export interface HostileDns {
  * real answer; `wrongquestion` echoes another name; `cut` sends a reply cut short; `random`
  * sends random bytes; `tiny` sends 1 byte; `big` sets TC over UDP and answers fully over TCP;
  * `tcpgarbage` sets TC and sends garbage over TCP; `servfail`, `nxdomain`; `silent` never answers.
+ * `version` (version.bind CH TXT) answers: the liveness question of the client's circuit breaker.
+ * Broken rdata, with the AA flag as an authoritative server would send it: `rdlen0` is an A
+ * record with RDLENGTH 0, `rdlen16` an A record with 16 bytes of rdata, `aaaa2` a 2-byte AAAA.
  */
 export async function startHostileDns(host = '127.66.0.1', port = 5353): Promise<HostileDns> {
   const udp = dgram.createSocket('udp4');
@@ -36,6 +39,24 @@ export async function startHostileDns(host = '127.66.0.1', port = 5353): Promise
       answers: [{ type: 'A', name: query.questions![0].name, ttl: 300, class: 'IN', data: '192.0.2.1' }],
       ...extra,
     });
+
+  /** The answer of `answer(query)` with its one record's rdata replaced (RDLENGTH to match). */
+  const brokenRdata = (query: Packet, type: 'A' | 'AAAA', rdata: Buffer): Buffer => {
+    const name = query.questions![0].name;
+    const good = dnsPacket.encode({
+      type: 'response',
+      id: query.id,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER,
+      questions: query.questions,
+      answers: [type === 'A' ? { type, name, ttl: 300, class: 'IN', data: '192.0.2.1' } : { type, name, ttl: 300, class: 'IN', data: '2001:db8::1' }],
+    });
+    // dns-packet does not compress: header, question, then the owner name, type, class, TTL, RDLENGTH.
+    const nameLength = Buffer.byteLength(name) + 2;
+    const rdlengthAt = 12 + nameLength + 4 + nameLength + 8;
+    const head = Buffer.from(good.subarray(0, rdlengthAt + 2));
+    head.writeUInt16BE(rdata.length, rdlengthAt);
+    return Buffer.concat([head, rdata]);
+  };
 
   udp.on('message', (msg, rinfo) => {
     queries.udp++;
@@ -74,6 +95,15 @@ export async function startHostileDns(host = '127.66.0.1', port = 5353): Promise
         return send(answer(query, { flags: dnsPacket.RECURSION_AVAILABLE | 2, answers: [] } as Partial<Packet>));
       case 'nxdomain':
         return send(answer(query, { flags: dnsPacket.RECURSION_AVAILABLE | 3, answers: [] } as Partial<Packet>));
+      case 'version':
+        // version.bind CH TXT: the server itself is up, whatever it does with other names.
+        return send(answer(query, { flags: dnsPacket.AUTHORITATIVE_ANSWER, answers: [{ type: 'TXT', name: 'version.bind', ttl: 0, class: 'CH', data: 'hostile' }] } as Partial<Packet>));
+      case 'rdlen0':
+        return send(brokenRdata(query, 'A', Buffer.alloc(0)));
+      case 'rdlen16':
+        return send(brokenRdata(query, 'A', Buffer.alloc(16, 7)));
+      case 'aaaa2':
+        return send(brokenRdata(query, 'AAAA', Buffer.from([0x20, 0x01])));
       default:
         return; // silent
     }

@@ -126,3 +126,44 @@ export function createFragLab(): FragLab {
     destroy,
   };
 }
+
+/** A network namespace of its own with only `lo` up: 127.0.0.0/8 and nothing else, no route out. */
+export interface LoneNamespace {
+  name: string;
+  /** Load an nft ruleset (text for `nft -f -`) inside the namespace. */
+  nft(ruleset: string): void;
+  /** Run a node script (TypeScript through tsx) inside the namespace; resolves with its stdout. */
+  runNode(script: string, args: string[], timeoutMs: number): Promise<string>;
+  destroy(): void;
+}
+
+export function createLoneNamespace(tag: string): LoneNamespace {
+  if (process.getuid?.() !== 0) throw new Error('a network namespace needs root (ip netns, nft); CI runs as root');
+  // Namespaces of test processes that were killed before their afterAll.
+  for (const line of (spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '').split('\n')) {
+    const m = new RegExp(`^(${tag}-(\\d+))\\b`).exec(line.trim());
+    if (m && !alive(Number(m[2]))) spawnSync('ip', ['netns', 'del', m[1]]);
+  }
+  const name = `${tag}-${process.pid}`;
+  const destroy = () => void spawnSync('ip', ['netns', 'del', name]);
+  try {
+    ip(['netns', 'add', name]);
+    ip(['-n', name, 'link', 'set', 'lo', 'up']);
+    inNs(name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1']);
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return {
+    name,
+    nft(ruleset) {
+      inNs(name, 'nft', ['-f', '-'], ruleset);
+    },
+    async runNode(script, args, timeoutMs) {
+      const cwd = fileURLToPath(new URL('../../', import.meta.url));
+      const { stdout } = await execFile('ip', ['netns', 'exec', name, process.execPath, '--import', 'tsx', script, ...args], { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+      return stdout;
+    },
+    destroy,
+  };
+}

@@ -1,6 +1,6 @@
 // A scripted DnsClient for unit tests of checks: answers come from a table, not the network.
 import { formatServerAddress } from '../../src/address.ts';
-import type { DnsClient, DnsQuery, DnsRecord, DnsResult } from '../../src/net/dns.ts';
+import type { DnsClient, DnsQuery, DnsRecord, DnsResult, ExtendedDnsError } from '../../src/net/dns.ts';
 
 export type Script = (q: DnsQuery & { at: string }) => DnsResult | undefined;
 
@@ -14,7 +14,7 @@ export class FakeDns implements DnsClient {
   }
 }
 
-export function answer(rcode: string, records: Partial<DnsRecord>[], opts: { aa?: boolean; authorities?: Partial<DnsRecord>[] } = {}): DnsResult {
+export function answer(rcode: string, records: Partial<DnsRecord>[], opts: { aa?: boolean; authorities?: Partial<DnsRecord>[]; extendedErrors?: ExtendedDnsError[] } = {}): DnsResult {
   const full = (r: Partial<DnsRecord>): DnsRecord => ({ name: '', type: 'A', ttl: 300, value: '', ...r });
   return {
     ok: true,
@@ -24,7 +24,7 @@ export function answer(rcode: string, records: Partial<DnsRecord>[], opts: { aa?
       truncated: false,
       recursionAvailable: !opts.aa,
       authenticated: false,
-      extendedErrors: [],
+      extendedErrors: opts.extendedErrors ?? [],
       answers: records.map(full),
       authorities: (opts.authorities ?? []).map(full),
       transport: 'udp',

@@ -106,8 +106,16 @@ describe('dns-consistency', () => {
     expect(report.findings[0].evidence?.zone).toEqual({ ns1: '192.0.2.10', ns2: '192.0.2.11' });
   });
 
-  it('an unreachable authoritative server is one finding and no resolver is accused', async () => {
+  it('an authoritative server this host cannot reach is one VANTAGE_BLIND and no resolver is accused', async () => {
     const script = fleet((q) => (q.at === AUTH ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
+    const report = await audit(script);
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({ code: 'VANTAGE_BLIND', severity: 'critical', evidence: { authoritativeBlind: true, resolversBlind: false } });
+    expect(report.findings[0].message).toContain("none of the zone's 1 authoritative server");
+  });
+
+  it('an authoritative server that refuses every question is DNS_AUTH_UNREACHABLE, critical: it was reached', async () => {
+    const script = fleet((q) => (q.at === AUTH ? answer('REFUSED', [], { aa: false }) : undefined));
     const report = await audit(script);
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_AUTH_UNREACHABLE', severity: 'critical', resolver: 'ns1' });
@@ -135,7 +143,7 @@ describe('dns-consistency', () => {
     const report = await runAudit(cfg, { dns, log: silentLogger });
     // Assess: the authoritative queries went to the discovered server without recursion.
     expect(report.findings).toEqual([]);
-    const toAuth = dns.asked.filter((q) => q.at === '192.0.2.53:53');
+    const toAuth = dns.asked.filter((q) => q.at === '192.0.2.53:53' && !q.name.startsWith('_dialer-audit-'));
     expect(toAuth.length).toBe(2);
     expect(toAuth.every((q) => !q.recursionDesired)).toBe(true);
     expect(dns.asked.filter((q) => q.type === 'SOA')).toHaveLength(2);

@@ -45,4 +45,24 @@ describe('ServerLimiter', () => {
     held!();
     expect(await limiter.acquire()).toBeTypeOf('function');
   });
+
+  it('lets every request waiting for a slot or its rate turn go at once on cancelWaiting (a server that will not be asked)', async () => {
+    // Prepare: one slot taken; one request waits for the slot, four for their turn at 1 qps.
+    const slot = new ServerLimiter({ qps: 1000, concurrency: 1 });
+    const held = await slot.acquire();
+    const waitingForSlot = slot.acquire();
+    const slow = new ServerLimiter({ qps: 1, concurrency: 10 });
+    await slow.acquire();
+    const waitingForTurn = Array.from({ length: 4 }, () => slow.acquire());
+    const started = Date.now();
+    // Act
+    slot.cancelWaiting();
+    slow.cancelWaiting();
+    // Assess: nobody waits the four seconds of the rate, nobody gets a slot.
+    expect(await waitingForSlot).toBeUndefined();
+    expect(await Promise.all(waitingForTurn)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(Date.now() - started).toBeLessThan(500);
+    held!();
+    expect(await slot.acquire()).toBeTypeOf('function');
+  });
 });
