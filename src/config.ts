@@ -1,21 +1,28 @@
-// The config file: YAML, validated with zod, unknown keys rejected, secrets as `env:NAME`.
-// Every section of the contract lives here so the schema (and config/schema.json) is one object.
-import { readFile } from 'node:fs/promises';
+// The config schema: validated with zod, unknown keys rejected, secrets as `env:NAME`.
+// Every section of the contract lives here so the schema (and config/schema.json) is one object;
+// reading the file and the YAML is src/config-load.ts.
 import { inspect } from 'node:util';
 import { validateDetailed as validateCron } from 'node-cron';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
 import { parseServerAddress } from './address.ts';
-import { rememberConfigFile } from './config-file.ts';
 import { parseDuration } from './units.ts';
 import { parseCarrierUri } from './sip/uri.ts';
 import { parseIceUri } from './stun/uri.ts';
 
-/** A configuration problem; `problems` each start with the path of the bad key. */
+/** Problems printed before "…and N more". */
+export const PRINTED_PROBLEMS = 50;
+
+/** The problems to print: the first PRINTED_PROBLEMS, then "…and 9,812 more". */
+export function printableProblems(problems: readonly string[], max = PRINTED_PROBLEMS): string[] {
+  if (problems.length <= max) return [...problems];
+  return [...problems.slice(0, max), `…and ${(problems.length - max).toLocaleString('en-US')} more`];
+}
+
+/** A configuration problem; `problems` each start with the path of the bad key (the message holds the printable ones). */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+    super(printableProblems(problems).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -40,7 +47,6 @@ export class Secret {
   }
 }
 
-/** `env:NAME` reads the variable when the config loads; a missing variable is a config error. */
 /**
  * Values of `ssm:/name` secrets, fetched from Parameter Store by the entry before it parses (an async
  * edge call cannot run inside zod); set only for the duration of one synchronous parseConfig().
@@ -106,6 +112,17 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 const severity = z.enum(['critical', 'warning', 'info']);
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * For rules across keys: run them even when another key of the same object is wrong (zod skips
+ * refinements of an object with problems, so a second pass would find more: every problem is
+ * reported at once instead). The rule then sees raw values where keys failed, and checks types.
+ */
+const evenWithOtherProblems = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+
 const resolverSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
   address: dnsServerAddress,
@@ -132,6 +149,7 @@ const zoneTargetSchema = z
   })
   .refine((z) => z.zone !== undefined || z.route53ZoneId !== undefined, {
     message: 'expected zone (the zone name) or route53ZoneId',
+    ...evenWithOtherProblems,
   });
 
 const dnsSchema = z.strictObject({
@@ -209,11 +227,11 @@ const stunServerSchema = z
     } else if (!!s.username !== !!s.credential) {
       ctx.addIssue({ code: 'custom', path: [s.username ? 'credential' : 'username'], message: 'username and credential go together' });
     }
-    const parsed = parseIceUri(s.uri);
-    if (parsed.ok && !parsed.uri.isTurn && (s.username || s.credential || s.sharedSecret)) {
+    const parsed = typeof s.uri === 'string' ? parseIceUri(s.uri) : undefined;
+    if (parsed?.ok && !parsed.uri.isTurn && (s.username || s.credential || s.sharedSecret)) {
       ctx.addIssue({ code: 'custom', path: ['uri'], message: 'credentials are for turn:/turns: servers; a STUN Binding needs none' });
     }
-  });
+  }, evenWithOtherProblems);
 
 const stunSchema = z.strictObject({
   servers: z.array(stunServerSchema).default([]),
@@ -240,7 +258,7 @@ const carrierSchema = z
       .array(sipTransport)
       .min(1)
       .default(['udp'])
-      .refine((t) => new Set(t).size === t.length, { message: 'each transport once' }),
+      .refine((t) => !Array.isArray(t) || new Set(t).size === t.length, { message: 'each transport once', when: (p) => Array.isArray(p.value) }),
     /** Regions where this carrier is enabled (the trunks_regions table); empty means everywhere. */
     regions: z.array(z.string().min(1)).default([]),
     /** Ports per transport when they differ from the URI's (e.g. TLS on 5061 next to UDP/TCP on 5060). */
@@ -257,7 +275,11 @@ const carrierSchema = z
     /** TLS: accept a certificate that does not verify (labs only). */
     insecureTls: z.boolean().default(false),
   })
-  .refine((c) => c.criticalAfter >= c.warnAfter, { message: 'criticalAfter must not be shorter than warnAfter', path: ['criticalAfter'] });
+  .refine((c) => typeof c.criticalAfter !== 'number' || typeof c.warnAfter !== 'number' || c.criticalAfter >= c.warnAfter, {
+    message: 'criticalAfter must not be shorter than warnAfter',
+    path: ['criticalAfter'],
+    ...evenWithOtherProblems,
+  });
 
 const destinationSchema = z.strictObject({
   name: z.string().optional(),
@@ -290,7 +312,7 @@ const stateSchema = z
     /** For Lambda: one item (partition key attribute `pk`) written with a version condition. */
     dynamodb: z.strictObject({ table: z.string().min(1), key: z.string().min(1).default('dialer-audit'), endpoint: z.url().optional() }).optional(),
   })
-  .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both' });
+  .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both', ...evenWithOtherProblems });
 
 const reportersSchema = z.strictObject({
   slack: z
@@ -303,6 +325,7 @@ const reportersSchema = z.strictObject({
     })
     .refine((s) => s.webhookUrl !== undefined || (s.botToken !== undefined && s.channel !== undefined), {
       message: 'expected webhookUrl, or botToken together with channel',
+      ...evenWithOtherProblems,
     })
     .optional(),
   email: z
@@ -319,7 +342,7 @@ const reportersSchema = z.strictObject({
         caFile: z.string().optional(),
         insecureTls: z.boolean().default(false),
         timeout: duration.default(15_000),
-      }).refine((s) => (s.user === undefined) === (s.pass === undefined), { message: 'expected user and pass together' }),
+      }).refine((s) => (s.user === undefined) === (s.pass === undefined), { message: 'expected user and pass together', ...evenWithOtherProblems }),
       from: z.string(),
       to: z.array(z.string()).min(1),
     })
@@ -387,20 +410,25 @@ export const configSchema = z
     daemon: daemonSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.resolvers.forEach((r, i) => {
+    // Runs even when other keys are wrong (evenWithOtherProblems): every list is checked for its type first.
+    const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.map((v) => (isRecord(v) ? v : {})) : []);
+    const seen = new Set<unknown>();
+    list(cfg.resolvers).forEach((r, i) => {
+      if (typeof r.name !== 'string') return;
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['resolvers', i, 'name'], message: `duplicate resolver name "${r.name}"` });
       seen.add(r.name);
     });
-    const carrierNames = new Set(cfg.carriers.map((c) => c.name));
-    cfg.destinations.forEach((d, i) =>
-      d.carriers.forEach((c, j) => {
-        if (!carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
-      }),
-    );
+    const carrierNames = new Set(list(cfg.carriers).map((c) => c.name));
+    list(cfg.destinations).forEach((d, i) => {
+      if (!Array.isArray(d.carriers)) return;
+      d.carriers.forEach((c: unknown, j) => {
+        if (typeof c === 'string' && !carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
+      });
+    });
+    if (!isRecord(cfg.checks)) return;
     // Each enabled check's params are validated by the check itself, so typos inside them are caught too.
     for (const [id, params] of Object.entries(cfg.checks)) {
-      const check = checkRegistry[id];
+      const check = Object.hasOwn(checkRegistry, id) ? checkRegistry[id] : undefined;
       if (!check) {
         ctx.addIssue({ code: 'custom', path: ['checks', id], message: `unknown check (known: ${Object.keys(checkRegistry).join(', ')})` });
         continue;
@@ -414,10 +442,10 @@ export const configSchema = z
         cfg.checks[id] = result.data;
       }
     }
-    if (cfg.checks['dns-consistency'] !== undefined && cfg.resolvers.length === 0) {
+    if (cfg.checks['dns-consistency'] !== undefined && Array.isArray(cfg.resolvers) && cfg.resolvers.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['resolvers'], message: 'dns-consistency needs at least one resolver' });
     }
-  });
+  }, evenWithOtherProblems);
 
 export type Config = z.output<typeof configSchema>;
 export type ResolverConfig = Config['resolvers'][number];
@@ -434,16 +462,33 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function issueToProblem(issue: z.core.$ZodIssue): string[] {
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+    return issue.keys.map((k) => ({ path: [...issue.path, k], message: 'unknown key' }));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the branch that got furthest instead of zod's generic "invalid input".
     const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
-    if (deepest && deepest.path.length > 0) return issueToProblem({ ...deepest, path: [...issue.path, ...deepest.path] });
+    if (deepest && deepest.path.length > 0) return issueToProblems({ ...deepest, path: [...issue.path, ...deepest.path] });
   }
-  return [`${formatPath(issue.path)}: ${issue.message}`];
+  return [{ path: issue.path, message: issue.message }];
+}
+
+/** Key-path order, as the file reads: resolvers[2] before resolvers[10], a key before its children. */
+function byPath(a: Problem, b: Problem): number {
+  for (let i = 0; i < Math.min(a.path.length, b.path.length); i++) {
+    const x = a.path[i];
+    const y = b.path[i];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return a.path.length - b.path.length || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0);
 }
 
 export interface ParseOptions {
@@ -453,43 +498,21 @@ export interface ParseOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Validate an already-parsed object (from YAML, JSON, or code). */
+/** Validate an already-parsed object (from YAML, JSON, or code); every problem at once, sorted by key path. */
 export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
   ssmSecretValues = opts.ssm;
   secretEnv = opts.env;
   try {
     const result = configSchema.safeParse(raw ?? {});
-    if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
+    if (!result.success) {
+      const problems = result.error.issues.flatMap(issueToProblems).sort(byPath);
+      throw new ConfigError([...new Set(problems.map((p) => `${formatPath(p.path)}: ${p.message}`))]);
+    }
     return result.data;
   } finally {
     ssmSecretValues = undefined;
     secretEnv = undefined;
   }
-}
-
-/** YAML text → plain object (not yet validated); syntax errors name the source. */
-export function parseConfigYaml(text: string, sourceName = 'config'): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${sourceName}: ${e.message.split('\n')[0]}`));
-  }
-  return doc.toJS();
-}
-
-export function parseConfigText(text: string, sourceName = 'config', opts: ParseOptions = {}): Config {
-  return parseConfig(parseConfigYaml(text, sourceName), opts);
-}
-
-export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  const config = parseConfigText(text, file);
-  rememberConfigFile(config, file);
-  return config;
 }
 
 /** The schema for editors (config/schema.json); input side, so `env:NAME` and `5m` validate. */

@@ -2,7 +2,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError, printableProblems, type Config } from '../config.ts';
+import { loadConfig } from '../config-load.ts';
 import { runJob } from '../job.ts';
 import { createLogger } from '../log.ts';
 import { formatJson, reportSchema } from '../report/json.ts';
@@ -225,7 +226,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof ConfigError) {
-      io.stderr.write(`invalid config:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      io.stderr.write(`invalid config:\n${printableProblems(err.problems).map((p) => `  ${p}`).join('\n')}\n`);
       return EXIT.usage;
     }
     if (err instanceof UsageError) {
