@@ -8,6 +8,7 @@ import type { Notifier } from '../notify.ts';
 import type { AlertItem, Notice } from '../state/policy.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';
 import { describeError } from './redact.ts';
+import { sanitizeDeep } from './sanitize.ts';
 
 export interface EmailMessage {
   subject: string;
@@ -49,7 +50,8 @@ function digestLine(f: AlertItem, now: number): string {
   return `${f.severity} ${f.code} ${headline(f)} — ${timeline(f, now)}`;
 }
 
-export function formatEmail(c: NoticeContent, subjectPrefix = '[dialer-audit]'): EmailMessage {
+export function formatEmail(unsafe: NoticeContent, subjectPrefix = '[dialer-audit]'): EmailMessage {
+  const c = sanitizeDeep(unsafe);
   const now = Date.parse(c.at);
   const detailed = c.notices.slice(0, DETAILED);
   const listed = c.notices.slice(DETAILED);

@@ -6,6 +6,7 @@ import type { Notice } from '../state/policy.ts';
 import type { Severity } from '../types.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';
 import { describeError, redact } from './redact.ts';
+import { sanitizeDeep } from './sanitize.ts';
 import { sleep } from '../net/limit.ts';
 
 /** Slack's documented limits for Block Kit messages. */
@@ -85,7 +86,8 @@ function kindCounts(notices: Notice[]): string {
 }
 
 /** Block Kit for one notice message: header, one section per notice, the digest, the links. */
-export function formatSlack(c: NoticeContent): SlackPayload {
+export function formatSlack(unsafe: NoticeContent): SlackPayload {
+  const c = sanitizeDeep(unsafe);
   const now = Date.parse(c.at);
   const head: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(`dialer-audit: ${summaryWords(c)}`, SLACK_LIMITS.headerText), emoji: true } },

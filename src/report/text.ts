@@ -4,6 +4,7 @@ import { renderPlanText } from '../fix/render.ts';
 import { formatScorecardText } from './scorecard.ts';
 import type { Finding, Report, Severity } from '../types.ts';
 import { countsLine, describeSplit, durationSeconds, groupBySeverity, seenAt, verdictWord } from './common.ts';
+import { sanitizeDeep } from './sanitize.ts';
 
 export interface TextOptions {
   color?: boolean;
@@ -30,7 +31,8 @@ export function wrap(text: string, width: number, first: string, rest: string): 
   return lines;
 }
 
-export function formatText(report: Report, opts: TextOptions = {}): string {
+export function formatText(unsafe: Report, opts: TextOptions = {}): string {
+  const report = sanitizeDeep(unsafe);
   const width = opts.width ?? 80;
   const paint = (code: keyof typeof COLORS, text: string) => (opts.color ? `\x1b[${COLORS[code]}m${text}\x1b[0m` : text);
   const out: string[] = [];
