@@ -122,11 +122,11 @@ export function parseConfigYaml(text: string, sourceName = 'config'): unknown {
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     // yaml throws a ReferenceError for an alias bomb; a RangeError when nesting exhausts the stack.
-    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+    if (err instanceof ReferenceError && /excessive alias count/i.test(err.message)) {
       throw new ConfigError([`${sourceName}: YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} copies); write the values out`]);
     }
     if (err instanceof RangeError) throw new ConfigError([`${sourceName}: nested too deeply to read`]);
-    throw new ConfigError([`${sourceName}: cannot read the YAML (${(err as Error).message})`]);
+    throw new ConfigError([`${sourceName}: ${(err as Error).message.split('\n')[0]}`]);
   }
   return value;
 }

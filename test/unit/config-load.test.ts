@@ -147,6 +147,7 @@ unknownTop: 1
   it.each([
     ['a terminal escape', 'run:\n  vantage: "a\x1b]0;owned\x07"\n', 'c.yaml: line 2: a control character (\\x1b); a config is YAML text'],
     ['a NUL byte', 'run: {}\n\0', 'c.yaml: line 2: a control character (\\x00); a config is YAML text'],
+    ['an alias before its anchor', 'run: { vantage: *a }\nx: &a eu\n', 'c.yaml: Unresolved alias (the anchor must be set before the alias): a'],
     ['nesting 100 deep', `run: ${'['.repeat(100)}${']'.repeat(100)}\n`, expect.stringMatching(/^c\.yaml: run(\[0\])+: nested deeper than 64 levels$/)],
     [`more than ${MAX_CONFIG_VALUES} values`, `targets:\n  dialers: [${Array(MAX_CONFIG_VALUES).fill('a.b').join(',')}]\n`, 'c.yaml: more than 50,000 keys and values; list a fleet this large through targets.zones (Route 53)'],
   ])('%s is refused before validation', (_name, text, expected) => {
