@@ -4,7 +4,8 @@
 // config.ts, which reports every problem at once. Whatever goes wrong is a ConfigError whose
 // problems each start with the file or the key path; nothing else is thrown.
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Node } from 'yaml';
-import { ConfigError, formatPath, parseConfig, type Config, type ParseOptions } from './config.ts';
+import { parseConfig, type Config, type ParseOptions } from './config.ts';
+import { ConfigError, formatPath } from './config-problems.ts';
 import { rememberConfigFile } from './config-file.ts';
 import { readLocalFile } from './net/local-file.ts';
 

@@ -6,26 +6,10 @@ import { validateDetailed as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
 import { parseServerAddress } from './address.ts';
+import { ConfigError, problemsOf } from './config-problems.ts';
 import { parseDuration } from './units.ts';
 import { parseCarrierUri } from './sip/uri.ts';
 import { parseIceUri } from './stun/uri.ts';
-
-/** Problems printed before "…and N more". */
-export const PRINTED_PROBLEMS = 50;
-
-/** The problems to print: the first PRINTED_PROBLEMS, then "…and 9,812 more". */
-export function printableProblems(problems: readonly string[], max = PRINTED_PROBLEMS): string[] {
-  if (problems.length <= max) return [...problems];
-  return [...problems.slice(0, max), `…and ${(problems.length - max).toLocaleString('en-US')} more`];
-}
-
-/** A configuration problem; `problems` each start with the path of the bad key (the message holds the printable ones). */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(printableProblems(problems).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
 
 /** A secret read from the environment; it renders as [secret] in logs, JSON and errors. */
 export class Secret {
@@ -447,49 +431,12 @@ export const configSchema = z
     }
   }, evenWithOtherProblems);
 
+export { ConfigError, formatPath, printableProblems, PRINTED_PROBLEMS } from './config-problems.ts';
+
 export type Config = z.output<typeof configSchema>;
 export type ResolverConfig = Config['resolvers'][number];
 export type CarrierConfig = Config['carriers'][number];
 export type StunServerConfig = NonNullable<Config['stun']>['servers'][number];
-
-/** `resolvers[1].address` style, as people write it. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out || '(top level)';
-}
-
-interface Problem {
-  path: PropertyKey[];
-  message: string;
-}
-
-function issueToProblems(issue: z.core.$ZodIssue): Problem[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => ({ path: [...issue.path, k], message: 'unknown key' }));
-  }
-  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-    // Report the branch that got furthest instead of zod's generic "invalid input".
-    const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
-    if (deepest && deepest.path.length > 0) return issueToProblems({ ...deepest, path: [...issue.path, ...deepest.path] });
-  }
-  return [{ path: issue.path, message: issue.message }];
-}
-
-/** Key-path order, as the file reads: resolvers[2] before resolvers[10], a key before its children. */
-function byPath(a: Problem, b: Problem): number {
-  for (let i = 0; i < Math.min(a.path.length, b.path.length); i++) {
-    const x = a.path[i];
-    const y = b.path[i];
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x) < String(y) ? -1 : 1;
-  }
-  return a.path.length - b.path.length || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0);
-}
 
 export interface ParseOptions {
   /** Values of the config's `ssm:/name` secrets, keyed by parameter name (fetched by the entry). */
@@ -504,10 +451,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
   secretEnv = opts.env;
   try {
     const result = configSchema.safeParse(raw ?? {});
-    if (!result.success) {
-      const problems = result.error.issues.flatMap(issueToProblems).sort(byPath);
-      throw new ConfigError([...new Set(problems.map((p) => `${formatPath(p.path)}: ${p.message}`))]);
-    }
+    if (!result.success) throw new ConfigError(problemsOf(result.error.issues));
     return result.data;
   } finally {
     ssmSecretValues = undefined;

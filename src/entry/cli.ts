@@ -146,6 +146,7 @@ Examples:
 
 One run at a time (a tick that finds a run still going is skipped and logged). SIGTERM/SIGINT:
 the current run may finish within daemon.grace, else it is aborted and its state saved; exit 0.
+SIGHUP reloads the config (validated; a broken file is logged and the running config stays).
 Logs: JSON lines on stderr (human lines on a terminal).`,
     )
     .action(async (opts: { config: string }) => {
