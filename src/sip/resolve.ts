@@ -2,6 +2,7 @@
 // and of the zone through lookup.ts (so the comparison logic exists once). The records we follow
 // are the zone's (authoritative) when it answers, else the first resolver's; resolvers that hand
 // out something else become SIP_DNS_MISMATCH material.
+import { isIP } from 'node:net';
 import { describeShape } from '../compare.ts';
 import { formatServerAddress } from '../address.ts';
 import { disagreements, viewName, type NameView } from '../lookup.ts';
@@ -143,7 +144,7 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
       hit = (async () => {
         const types: RecordType[] = opts.ipv6 ? ['A', 'AAAA'] : ['A'];
         const found: string[] = [];
-        for (const type of types) found.push(...(await view(host, type)).filter((r) => r.type === type).map((r) => r.value));
+        for (const type of types) found.push(...usable(host, type, await view(host, type), addressProblem, out.unusable).map((a) => a.address));
         return [...new Set(found)];
       })();
       addressCache.set(host, hit);
@@ -172,6 +173,9 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
 /** A DNS name we would send to: letters, digits, _ and -, dot-separated labels of at most 63, 253 in all. */
 const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
+/** Why a record cannot be used. */
+type Unusable = { problem: string };
+
 function isUint16(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
 }
@@ -193,35 +197,41 @@ interface Naptr {
 }
 
 /** The SRV fields, or why the record cannot be used. */
-function srvProblem(r: DnsRecord): Srv | string {
+function srvProblem(r: DnsRecord): Srv | Unusable {
   const f = r.fields ?? {};
-  if (!isUint16(f.priority) || !isUint16(f.weight) || !isUint16(f.port)) return 'priority, weight and port must be numbers from 0 to 65535';
+  if (!isUint16(f.priority) || !isUint16(f.weight) || !isUint16(f.port)) return { problem: 'priority, weight and port must be numbers from 0 to 65535' };
   const target = typeof f.target === 'string' ? f.target : undefined;
-  if (target === undefined) return 'no target';
+  if (target === undefined) return { problem: 'no target' };
   if (target === '') return { priority: f.priority, weight: f.weight, port: f.port, target };
-  if (f.port === 0) return 'port 0: nothing can be reached there';
-  if (!HOST_NAME.test(target)) return 'the target is not a host name';
+  if (f.port === 0) return { problem: 'port 0: nothing can be reached there' };
+  if (!HOST_NAME.test(target)) return { problem: 'the target is not a host name' };
   return { priority: f.priority, weight: f.weight, port: f.port, target };
 }
 
+/** The address of an A or AAAA record, or why it cannot be one. */
+function addressProblem(r: DnsRecord): { address: string } | Unusable {
+  const family = r.type === 'A' ? 4 : 6;
+  return isIP(r.value) === family ? { address: r.value } : { problem: `not an IPv${family} address` };
+}
+
 /** The NAPTR fields we follow (flag "s": the replacement is an SRV name), or why not. */
-function naptrProblem(r: DnsRecord): Naptr | string {
+function naptrProblem(r: DnsRecord): Naptr | Unusable {
   const f = r.fields ?? {};
-  if (!isUint16(f.order) || !isUint16(f.preference)) return 'order and preference must be numbers from 0 to 65535';
-  if (typeof f.flags !== 'string' || typeof f.services !== 'string' || typeof f.replacement !== 'string') return 'flags, services and replacement must be text';
+  if (!isUint16(f.order) || !isUint16(f.preference)) return { problem: 'order and preference must be numbers from 0 to 65535' };
+  if (typeof f.flags !== 'string' || typeof f.services !== 'string' || typeof f.replacement !== 'string') return { problem: 'flags, services and replacement must be text' };
   const flags = f.flags.toLowerCase();
-  if (flags === 's' && !HOST_NAME.test(f.replacement)) return `flag "s" with a replacement that is not an SRV name`;
+  if (flags === 's' && !HOST_NAME.test(f.replacement)) return { problem: `flag "s" with a replacement that is not an SRV name` };
   return { order: f.order, preference: f.preference, flags, services: f.services, replacement: f.replacement };
 }
 
 /** The records of `type` that can be used; the others are noted with their reason. */
-function usable<T>(name: string, type: RecordType, records: DnsRecord[], read: (r: DnsRecord) => T | string, into: UnusableRecord[]): T[] {
+function usable<T extends object>(name: string, type: RecordType, records: DnsRecord[], read: (r: DnsRecord) => T | Unusable, into: UnusableRecord[]): T[] {
   const out: T[] = [];
   for (const r of records) {
     if (r.type !== type) continue;
     const parsed = read(r);
-    if (typeof parsed === 'string') {
-      if (!into.some((u) => u.name === name && u.record === r.value)) into.push({ name, type, record: r.value, reason: parsed });
+    if ('problem' in parsed) {
+      if (!into.some((u) => u.name === name && u.record === r.value)) into.push({ name, type, record: r.value, reason: parsed.problem });
     } else out.push(parsed);
   }
   return out;
