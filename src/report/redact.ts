@@ -59,7 +59,8 @@ export function smtpAuthBlobs(user: SecretLike, pass: SecretLike): string[] {
 /** Runs that may be an encoding of something: base64(url), hex, or text with %XX escapes. */
 const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
 const HEX_RUN = /(?:[0-9a-fA-F]{2}){4,}/g;
-const PERCENT_RUN = /(?:%[0-9a-fA-F]{2}|[A-Za-z0-9._~!*'()+=&;:@/?-])*%[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2}|[A-Za-z0-9._~!*'()+=&;:@/?-])*/g;
+/** URL-ish runs; only those holding a %XX escape are decoded (one greedy class: linear time). */
+const URL_RUN = /[A-Za-z0-9._~!*'()+=&;:@/?%-]{6,}/g;
 
 function decodedCandidates(run: string): string[] {
   const out: string[] = [];
@@ -68,7 +69,7 @@ function decodedCandidates(run: string): string[] {
     for (let k = 0; k < 4 && run.length - k >= 6; k++) out.push(Buffer.from(run.slice(k).replace(/=+$/, ''), 'base64').toString('latin1'));
   }
   if (/^(?:[0-9a-fA-F]{2})+$/.test(run)) out.push(Buffer.from(run, 'hex').toString('latin1'));
-  if (run.includes('%')) {
+  if (/%[0-9a-fA-F]{2}/.test(run)) {
     try {
       const once = decodeURIComponent(run);
       out.push(once);
@@ -92,7 +93,7 @@ export function redact(text: string, secrets: SecretLike[]): string {
   // Secrets are looked for in decoded bytes both as UTF-8 text and as their latin1 byte string.
   const needles = plain.flatMap((v) => [v, Buffer.from(v, 'utf8').toString('latin1')]);
   const holdsSecret = (run: string) => decodedCandidates(run).some((d) => needles.some((n) => d.includes(n)));
-  for (const pattern of [PERCENT_RUN, BASE64_RUN, HEX_RUN]) out = out.replace(pattern, (run) => (holdsSecret(run) ? HIDDEN : run));
+  for (const pattern of [URL_RUN, BASE64_RUN, HEX_RUN]) out = out.replace(pattern, (run) => (holdsSecret(run) ? HIDDEN : run));
   return out;
 }
 
