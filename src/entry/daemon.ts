@@ -110,8 +110,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let skippedTicks = 0;
   let stopping = false;
 
+  const skipTick = (scheduledAt: Date) => {
+    skippedTicks++;
+    base.warn('tick skipped: the previous run is still going', { scheduledAt: scheduledAt.toISOString(), runId: current?.runId, runningForMs: current ? Date.now() - current.startedAt : undefined });
+  };
+
   async function tick(scheduledAt: Date): Promise<void> {
     if (stopping) return;
+    // A schedule re-armed by SIGHUP does not know the old schedule's run: still one run at a time.
+    if (current) return skipTick(scheduledAt);
     const runConfig = config;
     const runDeps = deps;
     const dryRun = dryRunOf(runConfig);
@@ -165,10 +172,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         debug: (m) => base.debug(String(m)),
       },
     });
-    task.on('execution:overlap', (ctx) => {
-      skippedTicks++;
-      base.warn('tick skipped: the previous run is still going', { scheduledAt: ctx.date.toISOString(), runId: current?.runId, runningForMs: current ? Date.now() - current.startedAt : undefined });
-    });
+    task.on('execution:overlap', (ctx) => skipTick(ctx.date));
     return task;
   }
   let task = schedule(config);
