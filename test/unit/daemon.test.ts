@@ -1,10 +1,10 @@
 // The daemon's edges, in-process with a stand-in job: a run that ignores the abort, a run that
 // throws (healthz says so), the grace split. The real thing runs in test/integration/daemon.test.ts.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/audit.ts';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import type { JobDeps } from '../../src/job.ts';
 import type { DnsClient } from '../../src/net/dns.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-daemon-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function configFile(daemon: Record<string, unknown>): string {
   const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, JSON.stringify({ resolvers: [{ name: 'pub1', address: '127.0.0.1' }], targets: { dialers: ['acme.dialer.test'] }, checks: { 'dns-consistency': {} }, daemon }));
