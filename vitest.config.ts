@@ -8,6 +8,8 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Property-based fuzzing of the decoders and the config loader: FUZZ_RUNS inputs each (npm run fuzz).
+      { extends: true, test: { name: 'fuzz', include: ['test/fuzz/**/*.test.ts'], testTimeout: 0 } },
       {
         extends: true,
         test: {

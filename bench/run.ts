@@ -3,6 +3,7 @@
 //        resolver (c-ares) and through dnsperf (the ceiling); ratios, medians of 3 rounds.
 //   The whole audit of that fleet as the CLI runs it: wall time and peak RSS.
 //   The Lambda bundle's size and cold import time against a bare `node -e ''` (bench/bundle.ts).
+//   Hostile config files: exit 2 within 1 s and 150 MB (bench/hostile-config.ts).
 // Targets: ours ≥ 1.0× Node's resolver; peak RSS ≤ 150 MB.
 import { execFile, spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
@@ -151,6 +152,8 @@ async function main(): Promise<void> {
     }
     const audit = await wholeAudit(lab, dir);
     const bundle = await bundleNumbers();
+    const { benchHostileConfig, formatHostileConfig } = await import('./hostile-config.ts');
+    const hostileConfig = formatHostileConfig(await benchHostileConfig());
 
     const q = (x: number) => `${Math.round(x).toLocaleString('en-US')} q/s`;
     const lines = [
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
       ceiling.length ? `  ratio ours / dnsperf           ${(median(ours) / median(ceiling)).toFixed(2)}×` : '',
       `Whole audit (CLI, ${DIALERS} dialers, 3 resolvers + knot, A+AAAA): ${audit.seconds.toFixed(2)} s wall, peak RSS ${audit.maxRssMb.toFixed(1)} MB (target ≤ 150 MB), exit ${audit.exitCode}, ${audit.findings} findings`,
     ].filter(Boolean);
-    lines.push(bundle.trimEnd());
+    lines.push(bundle.trimEnd(), hostileConfig);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await lab.stop();

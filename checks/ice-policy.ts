@@ -24,6 +24,8 @@ const sourceSpec = z.union([
     source: z.string().min(1),
     /** When the name does not tell: webphone (JSON/JS) or asterisk (rtp.conf-style INI). */
     format: z.enum(['webphone', 'asterisk']).optional(),
+    /** Hosts a redirect from this URL may lead to (`cdn.example.net`, `*.example.net`); others are a finding. */
+    redirectHosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9_.-]+$/, 'expected a host name, or *. and a domain')).optional(),
   }),
 ]);
 
@@ -48,6 +50,7 @@ interface SourceToRead {
   /** File path or URL, with {dialer} filled in. */
   location: string;
   format?: IceFormat;
+  redirectHosts?: string[];
 }
 
 interface IceTarget extends Target {
@@ -63,8 +66,8 @@ function policyOf(config: Config): IcePolicy {
 }
 
 async function readOne(src: SourceToRead, p: Params, ctx: CheckContext) {
-  const read = await readSource(src.location, { timeoutMs: p.timeout, signal: ctx.signal, insecureTls: p.insecureTls, caFile: p.caFile });
-  if (!read.ok) return { src, ok: false as const, detail: read.detail };
+  const read = await readSource(src.location, { timeoutMs: p.timeout, signal: ctx.signal, insecureTls: p.insecureTls, caFile: p.caFile, redirectHosts: src.redirectHosts });
+  if (!read.ok) return { src, ok: false as const, detail: read.detail, redirect: read.redirect };
   const format = src.format ?? detectFormat(src.location, read.contentType);
   return { src, ok: true as const, format, parsed: parseIceSource(read.text, format, src.location) };
 }
@@ -75,7 +78,7 @@ export const icePolicy: Check<Params, IceTarget> = {
   params,
   codes,
   targets(inventory, p) {
-    const specs = p.sources.map((s) => (typeof s === 'string' ? { location: s } : { location: s.source, format: s.format }));
+    const specs = p.sources.map((s) => (typeof s === 'string' ? { location: s } : { location: s.source, format: s.format, redirectHosts: s.redirectHosts }));
     const fixed = specs.filter((s) => !s.location.includes(DIALER_PLACEHOLDER));
     const templated = specs.filter((s) => s.location.includes(DIALER_PLACEHOLDER));
     const out: IceTarget[] = fixed.map((s) => ({ name: s.location, data: { sources: [s] } }));
@@ -99,8 +102,12 @@ export const icePolicy: Check<Params, IceTarget> = {
       const where = dialer ?? r.src.location;
       if (!r.ok) {
         if (ctx.signal.aborted) continue;
-        findings.push(iceFinding(where, 'ICE_SOURCE_UNREADABLE', `${dialer ? `${dialer}: ` : ''}cannot read the ICE configuration ${r.src.location}: ${r.detail}`, `Open it yourself (${/^https?:/i.test(r.src.location) ? `curl -v ${r.src.location}` : `ls -l ${r.src.location}`}); fix the path or URL in checks.ice-policy.sources, or the server that should serve it.`, {
-          evidence: { source: r.src.location, detail: r.detail },
+        const step =
+          r.redirect?.reason === 'other-host'
+            ? `If ${new URL(r.redirect.to).hostname} serves this configuration on purpose, list it under redirectHosts of this source in checks.ice-policy.sources; otherwise find out why ${r.redirect.from} sends webphones there.`
+            : `Open it yourself (${/^https?:/i.test(r.src.location) ? `curl -v ${r.src.location}` : `ls -l ${r.src.location}`}); fix the path or URL in checks.ice-policy.sources, or the server that should serve it.`;
+        findings.push(iceFinding(where, 'ICE_SOURCE_UNREADABLE', `${dialer ? `${dialer}: ` : ''}cannot read the ICE configuration ${r.src.location}: ${r.detail}`, step, {
+          evidence: { source: r.src.location, detail: r.detail, ...(r.redirect ? { redirectedFrom: r.redirect.from, redirectedTo: r.redirect.to } : {}) },
         }));
         continue;
       }

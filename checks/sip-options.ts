@@ -84,6 +84,11 @@ const codes: Record<string, CodeDoc> = {
     meaning: "The carrier's name resolves to no address (RFC 3263 NAPTR → SRV → A): nothing can reach the trunk.",
     firstStep: "Run dig NAPTR/SRV/A for the carrier's host; if the carrier changed its hostname, update the trunk and this config.",
   },
+  SIP_DNS_BAD_RECORD: {
+    severity: 'warning',
+    meaning: "A NAPTR or SRV record of the carrier's name cannot be used (port 0 with a real target, a target or replacement that is not a host name, numbers out of range): it was skipped. When no usable record is left, the carrier is also SIP_DNS_FAILURE.",
+    firstStep: "Send the carrier the record quoted in the finding (dig SRV/NAPTR of the name); until they fix it, set the port in the config (carriers[].ports) or use host:port in the uri.",
+  },
   SIP_FRAGMENTATION_BLACKHOLE: {
     severity: 'critical',
     meaning: 'Small UDP requests are answered, large ones (IP-fragmented) vanish while TCP carries the same size: INVITEs that grow with auth headers fail, as in INC-979.',
@@ -428,6 +433,21 @@ function recordMeasurements(ctx: CheckContext, carrier: CarrierConfig, run: Prob
   if (r.transport === 'udp') ctx.measure({ metric: 'retransmissions', value: Math.max(0, r.sends - 1), labels });
 }
 
+function unusableRecordsFinding(carrier: CarrierConfig, resolution: Resolution): Finding | undefined {
+  const bad = resolution.unusable;
+  if (bad.length === 0) return undefined;
+  const first = bad[0];
+  return {
+    check: ID,
+    target: carrier.name,
+    severity: codes.SIP_DNS_BAD_RECORD.severity,
+    code: 'SIP_DNS_BAD_RECORD',
+    message: `${carrier.name}: ${bad.map((b) => `${b.name} ${b.type} "${b.record}" is skipped: ${b.reason}`).join('; ')}`,
+    firstStep: `Ask ${carrier.name} to fix ${first.name} ${first.type} (dig ${first.type} ${first.name}); until then set carriers[].ports in the config or give the uri as host:port.`,
+    evidence: { carrier: carrier.name, records: bad },
+  };
+}
+
 function dnsFailureFinding(carrier: CarrierConfig, resolution: Resolution): Finding | undefined {
   if (resolution.failures.length === 0) return undefined;
   const transports = resolution.failures.map((f) => f.transport);
@@ -512,6 +532,8 @@ export const sipOptions: Check<Params, CarrierTarget> = {
     findings.push(...mismatchFindings(carrier, resolution.mismatches, works));
     const dnsFailure = dnsFailureFinding(carrier, resolution);
     if (dnsFailure) findings.push(dnsFailure);
+    const unusable = unusableRecordsFinding(carrier, resolution);
+    if (unusable) findings.push(unusable);
     ctx.log.debug('sip-options probed', { carrier: carrier.name, endpoints: resolution.endpoints.length, probes: runs.length, works });
     return findings;
   },

@@ -1,24 +1,15 @@
-// The config file: YAML, validated with zod, unknown keys rejected, secrets as `env:NAME`.
-// Every section of the contract lives here so the schema (and config/schema.json) is one object.
-import { readFile } from 'node:fs/promises';
+// The config schema: validated with zod, unknown keys rejected, secrets as `env:NAME`.
+// Every section of the contract lives here so the schema (and config/schema.json) is one object;
+// reading the file and the YAML is src/config-load.ts.
 import { inspect } from 'node:util';
 import { validateDetailed as validateCron } from 'node-cron';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkRegistry } from '../checks/index.ts';
 import { parseNetwork, parseResolverAddress, parseServerAddress } from './address.ts';
-import { rememberConfigFile } from './config-file.ts';
+import { ConfigError, problemsOf } from './config-problems.ts';
 import { duration } from './durations.ts';
 import { parseCarrierUri } from './sip/uri.ts';
 import { parseIceUri } from './stun/uri.ts';
-
-/** A configuration problem; `problems` each start with the path of the bad key. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'ConfigError';
-  }
-}
 
 /** A secret read from the environment; it renders as [secret] in logs, JSON and errors. */
 export class Secret {
@@ -40,7 +31,6 @@ export class Secret {
   }
 }
 
-/** `env:NAME` reads the variable when the config loads; a missing variable is a config error. */
 /**
  * Values of `ssm:/name` secrets, fetched from Parameter Store by the entry before it parses (an async
  * edge call cannot run inside zod); set only for the duration of one synchronous parseConfig().
@@ -119,6 +109,17 @@ const hostname = z
 
 const severity = z.enum(['critical', 'warning', 'info']);
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * For rules across keys: run them even when another key of the same object is wrong (zod skips
+ * refinements of an object with problems, so a second pass would find more: every problem is
+ * reported at once instead). The rule then sees raw values where keys failed, and checks types.
+ */
+const evenWithOtherProblems = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+
 const resolverSchema = z.strictObject({
   name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'expected a short name of letters, digits, _ . -'),
   address: resolverAddress,
@@ -155,6 +156,7 @@ const zoneTargetSchema = z
   })
   .refine((z) => z.zone !== undefined || z.route53ZoneId !== undefined, {
     message: 'expected zone (the zone name) or route53ZoneId',
+    ...evenWithOtherProblems,
   });
 
 const dnsSchema = z.strictObject({
@@ -244,11 +246,11 @@ const stunServerSchema = z
     } else if (!!s.username !== !!s.credential) {
       ctx.addIssue({ code: 'custom', path: [s.username ? 'credential' : 'username'], message: 'username and credential go together' });
     }
-    const parsed = parseIceUri(s.uri);
-    if (parsed.ok && !parsed.uri.isTurn && (s.username || s.credential || s.sharedSecret)) {
+    const parsed = typeof s.uri === 'string' ? parseIceUri(s.uri) : undefined;
+    if (parsed?.ok && !parsed.uri.isTurn && (s.username || s.credential || s.sharedSecret)) {
       ctx.addIssue({ code: 'custom', path: ['uri'], message: 'credentials are for turn:/turns: servers; a STUN Binding needs none' });
     }
-  });
+  }, evenWithOtherProblems);
 
 const stunSchema = z.strictObject({
   servers: z.array(stunServerSchema).default([]),
@@ -275,7 +277,7 @@ const carrierSchema = z
       .array(sipTransport)
       .min(1)
       .default(['udp'])
-      .refine((t) => new Set(t).size === t.length, { message: 'each transport once' }),
+      .refine((t) => !Array.isArray(t) || new Set(t).size === t.length, { message: 'each transport once', when: (p) => Array.isArray(p.value) }),
     /** Regions where this carrier is enabled (the trunks_regions table); empty means everywhere. */
     regions: z.array(z.string().min(1)).default([]),
     /** Ports per transport when they differ from the URI's (e.g. TLS on 5061 next to UDP/TCP on 5060). */
@@ -292,7 +294,11 @@ const carrierSchema = z
     /** TLS: accept a certificate that does not verify (labs only). */
     insecureTls: z.boolean().default(false),
   })
-  .refine((c) => c.criticalAfter >= c.warnAfter, { message: 'criticalAfter must not be shorter than warnAfter', path: ['criticalAfter'] });
+  .refine((c) => typeof c.criticalAfter !== 'number' || typeof c.warnAfter !== 'number' || c.criticalAfter >= c.warnAfter, {
+    message: 'criticalAfter must not be shorter than warnAfter',
+    path: ['criticalAfter'],
+    ...evenWithOtherProblems,
+  });
 
 const destinationSchema = z.strictObject({
   name: z.string().optional(),
@@ -325,7 +331,7 @@ const stateSchema = z
     /** For Lambda: one item (partition key attribute `pk`) written with a version condition. */
     dynamodb: z.strictObject({ table: z.string().min(1), key: z.string().min(1).default('dialer-audit'), endpoint: z.url().optional() }).optional(),
   })
-  .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both' });
+  .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both', ...evenWithOtherProblems });
 
 const reportersSchema = z.strictObject({
   slack: z
@@ -338,6 +344,7 @@ const reportersSchema = z.strictObject({
     })
     .refine((s) => s.webhookUrl !== undefined || (s.botToken !== undefined && s.channel !== undefined), {
       message: 'expected webhookUrl, or botToken together with channel',
+      ...evenWithOtherProblems,
     })
     .optional(),
   email: z
@@ -354,7 +361,7 @@ const reportersSchema = z.strictObject({
         caFile: z.string().optional(),
         insecureTls: z.boolean().default(false),
         timeout: duration.default(15_000),
-      }).refine((s) => (s.user === undefined) === (s.pass === undefined), { message: 'expected user and pass together' }),
+      }).refine((s) => (s.user === undefined) === (s.pass === undefined), { message: 'expected user and pass together', ...evenWithOtherProblems }),
       from: z.string(),
       to: z.array(z.string()).min(1),
     })
@@ -422,20 +429,25 @@ export const configSchema = z
     daemon: daemonSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.resolvers.forEach((r, i) => {
+    // Runs even when other keys are wrong (evenWithOtherProblems): every list is checked for its type first.
+    const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? value.map((v) => (isRecord(v) ? v : {})) : []);
+    const seen = new Set<unknown>();
+    list(cfg.resolvers).forEach((r, i) => {
+      if (typeof r.name !== 'string') return;
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['resolvers', i, 'name'], message: `duplicate resolver name "${r.name}"` });
       seen.add(r.name);
     });
-    const carrierNames = new Set(cfg.carriers.map((c) => c.name));
-    cfg.destinations.forEach((d, i) =>
-      d.carriers.forEach((c, j) => {
-        if (!carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
-      }),
-    );
+    const carrierNames = new Set(list(cfg.carriers).map((c) => c.name));
+    list(cfg.destinations).forEach((d, i) => {
+      if (!Array.isArray(d.carriers)) return;
+      d.carriers.forEach((c: unknown, j) => {
+        if (typeof c === 'string' && !carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
+      });
+    });
+    if (!isRecord(cfg.checks)) return;
     // Each enabled check's params are validated by the check itself, so typos inside them are caught too.
     for (const [id, params] of Object.entries(cfg.checks)) {
-      const check = checkRegistry[id];
+      const check = Object.hasOwn(checkRegistry, id) ? checkRegistry[id] : undefined;
       if (!check) {
         ctx.addIssue({ code: 'custom', path: ['checks', id], message: `unknown check (known: ${Object.keys(checkRegistry).join(', ')})` });
         continue;
@@ -449,37 +461,17 @@ export const configSchema = z
         cfg.checks[id] = result.data;
       }
     }
-    if (cfg.checks['dns-consistency'] !== undefined && cfg.resolvers.length === 0) {
+    if (cfg.checks['dns-consistency'] !== undefined && Array.isArray(cfg.resolvers) && cfg.resolvers.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['resolvers'], message: 'dns-consistency needs at least one resolver' });
     }
-  });
+  }, evenWithOtherProblems);
+
+export { ConfigError, formatPath, printableProblems, PRINTED_PROBLEMS } from './config-problems.ts';
 
 export type Config = z.output<typeof configSchema>;
 export type ResolverConfig = Config['resolvers'][number];
 export type CarrierConfig = Config['carriers'][number];
 export type StunServerConfig = NonNullable<Config['stun']>['servers'][number];
-
-/** `resolvers[1].address` style, as people write it. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out || '(top level)';
-}
-
-function issueToProblem(issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
-  }
-  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-    // Report the branch that got furthest instead of zod's generic "invalid input".
-    const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
-    if (deepest && deepest.path.length > 0) return issueToProblem({ ...deepest, path: [...issue.path, ...deepest.path] });
-  }
-  return [`${formatPath(issue.path)}: ${issue.message}`];
-}
 
 export interface ParseOptions {
   /** Values of the config's `ssm:/name` secrets, keyed by parameter name (fetched by the entry). */
@@ -488,43 +480,18 @@ export interface ParseOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Validate an already-parsed object (from YAML, JSON, or code). */
+/** Validate an already-parsed object (from YAML, JSON, or code); every problem at once, sorted by key path. */
 export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
   ssmSecretValues = opts.ssm;
   secretEnv = opts.env;
   try {
     const result = configSchema.safeParse(raw ?? {});
-    if (!result.success) throw new ConfigError(result.error.issues.flatMap(issueToProblem));
+    if (!result.success) throw new ConfigError(problemsOf(result.error.issues));
     return result.data;
   } finally {
     ssmSecretValues = undefined;
     secretEnv = undefined;
   }
-}
-
-/** YAML text → plain object (not yet validated); syntax errors name the source. */
-export function parseConfigYaml(text: string, sourceName = 'config'): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${sourceName}: ${e.message.split('\n')[0]}`));
-  }
-  return doc.toJS();
-}
-
-export function parseConfigText(text: string, sourceName = 'config', opts: ParseOptions = {}): Config {
-  return parseConfig(parseConfigYaml(text, sourceName), opts);
-}
-
-export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  const config = parseConfigText(text, file);
-  rememberConfigFile(config, file);
-  return config;
 }
 
 /** The schema for editors (config/schema.json); input side, so `env:NAME` and `5m` validate. */

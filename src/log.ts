@@ -1,4 +1,5 @@
 // Logging to stderr: human lines on a terminal, one JSON object per line otherwise (Lambda, daemon).
+import { sanitizeDeep, sanitizeText } from './report/sanitize.ts';
 import type { Logger } from './types.ts';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
@@ -17,8 +18,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const min = LEVELS[opts.level ?? (envLevel && envLevel in LEVELS ? envLevel : 'info')];
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const json = opts.json ?? !process.stderr.isTTY;
-  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+  const emit = (level: Level, unsafeMsg: string, unsafeFields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
+    // Log lines quote servers (errors, findings): their control characters are shown, not obeyed.
+    const msg = sanitizeText(unsafeMsg);
+    const fields = unsafeFields && sanitizeDeep(unsafeFields);
     if (json) {
       write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...opts.base, ...fields }));
     } else {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
 import { UnknownTargetsError } from '../audit.ts';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError, printableProblems, type Config } from '../config.ts';
+import { loadConfig } from '../config-load.ts';
 import { runJob } from '../job.ts';
 import { createLogger } from '../log.ts';
 import { didYouMean } from '../names.ts';
@@ -232,6 +233,7 @@ Examples:
 
 One run at a time (a tick that finds a run still going is skipped and logged). SIGTERM/SIGINT:
 the current run may finish within daemon.grace, else it is aborted and its state saved; exit 0.
+SIGHUP reloads the config (validated; a broken file is logged and the running config stays).
 Logs: JSON lines on stderr (human lines on a terminal).`,
     )
     .action(async (opts: { config: string }) => {
@@ -313,7 +315,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof ConfigError) {
-      io.stderr.write(`invalid config:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      io.stderr.write(`invalid config:\n${printableProblems(err.problems).map((p) => `  ${p}`).join('\n')}\n`);
       return EXIT.usage;
     }
     if (err instanceof UsageError) {

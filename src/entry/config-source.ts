@@ -1,7 +1,7 @@
 // How the long-running entries (Lambda, daemon) get their config: the file, then a few documented
 // environment overrides, then `ssm:/name` secrets fetched from Parameter Store, then validation.
-import { readFile } from 'node:fs/promises';
-import { ConfigError, parseConfig, parseConfigYaml, SSM_SECRET_PATTERN, type Config } from '../config.ts';
+import { parseConfig, SSM_SECRET_PATTERN, type Config } from '../config.ts';
+import { parseConfigYaml, readConfigFile } from '../config-load.ts';
 import type { ParameterSource } from '../net/ssm.ts';
 
 /**
@@ -63,13 +63,7 @@ export interface EntryConfigOptions {
 }
 
 export async function loadEntryConfig(file: string, opts: EntryConfigOptions): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
-  }
-  const raw = applyEnvOverrides(parseConfigYaml(text, file), opts.env, { lambda: opts.lambda });
+  const raw = applyEnvOverrides(parseConfigYaml(await readConfigFile(file), file), opts.env, { lambda: opts.lambda });
   const refs = [...collectSsmRefs(raw)];
   if (refs.length === 0 || !opts.parameters) return parseConfig(raw, { env: opts.env });
   const source = await opts.parameters();

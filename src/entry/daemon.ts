@@ -1,11 +1,13 @@
 // `dialer-audit daemon --config FILE`: the same job as the CLI and Lambda (runJob, always with
 // notify), on a node-cron schedule from `daemon.schedule`. One run at a time: a tick that finds a
-// run still going is skipped and logged. SIGTERM/SIGINT: no new ticks; the current run may finish
-// within `daemon.grace`, else it is aborted (what it learned is kept and the alert state saved);
-// exit 0. Optional loopback /healthz with the last run's time and result.
+// run still going is skipped and logged. SIGTERM/SIGINT (and every other signal that would end
+// it): no new ticks; the current run may finish within `daemon.grace`, else it is aborted (what it
+// learned is kept and the alert state saved); exit 0. SIGHUP reloads the config (validated; on a
+// problem the running config stays). Optional loopback /healthz with the last run's time and result.
+import { constants as osConstants } from 'node:os';
 import { schedule as cronSchedule, type ScheduledTask } from 'node-cron';
 import { newRunId } from '../audit.ts';
-import type { Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
 import { runJob as defaultRunJob, type JobDeps } from '../job.ts';
 import { createLogger } from '../log.ts';
 import { startHealthServer, type HealthServer, type HealthStatus } from '../net/healthz.ts';
@@ -25,7 +27,7 @@ export interface DaemonOptions {
   write: (line: string) => void;
   /** JSON lines (default) or human lines on a terminal. */
   json?: boolean;
-  /** Where SIGTERM and SIGINT come from (the process). */
+  /** Where the stop signals and SIGHUP come from (the process). */
   signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
   buildDeps?: (config: Config, log: Logger) => JobDeps | Promise<JobDeps>;
   runJob?: typeof defaultRunJob;
@@ -76,18 +78,31 @@ function ssmParameters(env: NodeJS.ProcessEnv): Promise<ParameterSource> {
   ));
 }
 
-/** Runs until SIGTERM or SIGINT; resolves with the exit code (0 after a clean stop). */
+/**
+ * Signals that end the daemon: each one lets the current run finish (or aborts it) and saves its
+ * state, and the log says which. SIGHUP reloads the config instead; SIGKILL cannot be caught.
+ */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGPWR'].filter((s) => s in osConstants.signals) as NodeJS.Signals[];
+
+function errorText(err: unknown): string | string[] {
+  return err instanceof ConfigError ? err.problems : err instanceof Error ? err.message : String(err);
+}
+
+/** Runs until a stop signal; resolves with the exit code (0 after a clean stop). SIGHUP reloads the config. */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const json = opts.json ?? true;
   const base = createLogger({ json, write: opts.write });
-  const config = await loadEntryConfig(opts.configFile, { env: opts.env, parameters: () => ssmParameters(opts.env) });
-  const expression = config.daemon?.schedule ?? DEFAULT_SCHEDULE;
-  const graceMs = config.daemon?.grace ?? DEFAULT_GRACE_MS;
+  const loadConfig = () => loadEntryConfig(opts.configFile, { env: opts.env, parameters: () => ssmParameters(opts.env) });
+  const buildDeps = opts.buildDeps ?? realDeps;
   const { log, use } = switchableLogger(base);
-  const deps = await (opts.buildDeps ?? realDeps)(config, log);
+  // What the next run uses; SIGHUP replaces both at once, a run in progress keeps its own.
+  let config = await loadConfig();
+  let deps = await buildDeps(config, log);
   const runJob = opts.runJob ?? defaultRunJob;
+  const expressionOf = (c: Config) => c.daemon?.schedule ?? DEFAULT_SCHEDULE;
+  const graceOf = (c: Config) => c.daemon?.grace ?? DEFAULT_GRACE_MS;
   // Fix mode comes from the config file only, as in Lambda.
-  const dryRun = config.fix.mode !== 'apply';
+  const dryRunOf = (c: Config) => c.fix.mode !== 'apply';
 
   let current: CurrentRun | undefined;
   let last: LastRun | undefined;
@@ -95,18 +110,28 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let skippedTicks = 0;
   let stopping = false;
 
+  const skipTick = (scheduledAt: Date) => {
+    skippedTicks++;
+    base.warn('tick skipped: the previous run is still going', { scheduledAt: scheduledAt.toISOString(), runId: current?.runId, runningForMs: current ? Date.now() - current.startedAt : undefined });
+  };
+
   async function tick(scheduledAt: Date): Promise<void> {
     if (stopping) return;
+    // A schedule re-armed by SIGHUP does not know the old schedule's run: still one run at a time.
+    if (current) return skipTick(scheduledAt);
+    const runConfig = config;
+    const runDeps = deps;
+    const dryRun = dryRunOf(runConfig);
     const controller = new AbortController();
     const started = Date.now();
     const runId = newRunId(started);
     const runLog = createLogger({ json, write: opts.write, base: { runId } });
     use(runLog);
-    runLog.info('run started', { vantage: config.run.vantage, scheduledAt: scheduledAt.toISOString(), dryRun });
+    runLog.info('run started', { vantage: runConfig.run.vantage, scheduledAt: scheduledAt.toISOString(), dryRun });
     const done = (async () => {
       let report: Report | undefined;
       try {
-        report = await runJob(config, { ...deps, log, runId, signal: controller.signal }, { notify: true, dryRun });
+        report = await runJob(runConfig, { ...runDeps, log, runId, signal: controller.signal }, { notify: true, dryRun });
         const aborted = controller.signal.aborted;
         logReport(runLog, report, { durationMs: Date.now() - started, ...(aborted ? { aborted } : {}) });
         const s = report.summary;
@@ -134,32 +159,33 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     current = undefined;
   }
 
-  const task: ScheduledTask = cronSchedule(expression, (ctx) => tick(ctx.date), {
-    name: 'dialer-audit',
-    noOverlap: true,
-    timezone: config.daemon?.timezone,
-    // node-cron's own messages (e.g. "task still running") are ours to word: see execution:overlap.
-    logger: {
-      info: (m) => base.debug(String(m)),
-      warn: (m) => base.debug(String(m)),
-      error: (m) => base.error('scheduler error', { error: String(m) }),
-      debug: (m) => base.debug(String(m)),
-    },
-  });
-  task.on('execution:overlap', (ctx) => {
-    skippedTicks++;
-    base.warn('tick skipped: the previous run is still going', { scheduledAt: ctx.date.toISOString(), runId: current?.runId, runningForMs: current ? Date.now() - current.startedAt : undefined });
-  });
+  function schedule(c: Config): ScheduledTask {
+    const task = cronSchedule(expressionOf(c), (ctx) => tick(ctx.date), {
+      name: 'dialer-audit',
+      noOverlap: true,
+      timezone: c.daemon?.timezone,
+      // node-cron's own messages (e.g. "task still running") are ours to word: see execution:overlap.
+      logger: {
+        info: (m) => base.debug(String(m)),
+        warn: (m) => base.debug(String(m)),
+        error: (m) => base.error('scheduler error', { error: String(m) }),
+        debug: (m) => base.debug(String(m)),
+      },
+    });
+    task.on('execution:overlap', (ctx) => skipTick(ctx.date));
+    return task;
+  }
+  let task = schedule(config);
 
   let health: HealthServer | undefined;
   const healthStatus = (): HealthStatus => {
     // A run far past its budget means the daemon is stuck, even though the process is alive.
-    const stuck = current !== undefined && Date.now() - current.startedAt > config.run.budget + graceMs;
+    const stuck = current !== undefined && Date.now() - current.startedAt > config.run.budget + graceOf(config);
     return {
       healthy: last?.result !== 'error' && !stuck && !stopping,
       body: {
         status: stopping ? 'stopping' : stuck ? 'stuck' : last === undefined ? 'starting' : last.result === 'error' ? 'error' : 'ok',
-        schedule: expression,
+        schedule: expressionOf(config),
         nextRun: task.getNextRun()?.toISOString() ?? null,
         running: current ? { runId: current.runId, startedAt: new Date(current.startedAt).toISOString() } : null,
         lastRun: last ?? null,
@@ -174,9 +200,37 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       health = await startHealthServer(healthz.address, healthz.port, healthStatus);
     } catch (err) {
       await task.destroy();
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A port someone else holds will not free itself: exit 2 naming the key, like a bad config.
+      if (code === 'EADDRINUSE') throw new ConfigError([`daemon.healthz.port: healthz port ${healthz.port} is in use (another process listens on ${healthz.address}:${healthz.port})`]);
+      throw new ConfigError([`daemon.healthz: cannot listen on ${healthz.address}:${healthz.port} (${code ?? (err as Error).message})`]);
     }
   }
+
+  let reloading: Promise<void> | undefined;
+  /** SIGHUP: read and validate the file again; on any problem the running config stays. */
+  const reload = () =>
+    (reloading ??= (async () => {
+      base.info('reloading the config (SIGHUP)', { configFile: opts.configFile });
+      try {
+        const next = await loadConfig();
+        const nextDeps = await buildDeps(next, log);
+        const rescheduled = expressionOf(next) !== expressionOf(config) || next.daemon?.timezone !== config.daemon?.timezone;
+        const before = config.daemon?.healthz;
+        config = next;
+        deps = nextDeps;
+        if (rescheduled && !stopping) {
+          await task.destroy();
+          task = schedule(config);
+        }
+        if (JSON.stringify(before) !== JSON.stringify(next.daemon?.healthz)) base.warn('daemon.healthz changed: it takes effect when the daemon restarts', { healthz: health?.url });
+        base.info('config reloaded', { schedule: expressionOf(config), nextRun: task.getNextRun()?.toISOString(), dryRun: dryRunOf(config), vantage: config.run.vantage, runInProgress: current?.runId });
+      } catch (err) {
+        base.error('config reload failed; the running config stays', { configFile: opts.configFile, error: errorText(err) });
+      } finally {
+        reloading = undefined;
+      }
+    })());
 
   return new Promise<number>((resolve) => {
     const signals = opts.signals ?? process;
@@ -184,9 +238,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       void (async () => {
+        await reloading;
         await task.destroy();
         let code = 0;
         const run = current;
+        const graceMs = graceOf(config);
+        base.info('stopping', { signal, runId: run?.runId });
         if (run) {
           const { finishMs, abortMs } = graceSplit(graceMs);
           base.info('stopping: letting the current run finish', { signal, runId: run.runId, graceMs });
@@ -200,25 +257,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
           }
         }
         await health?.close();
-        signals.off('SIGTERM', onTerm);
-        signals.off('SIGINT', onInt);
+        for (const [name, handler] of handlers) signals.off(name, handler);
         base.info('stopped', { signal, runs, skippedTicks, exitCode: code });
         resolve(code);
       })();
     };
-    const onTerm = () => stop('SIGTERM');
-    const onInt = () => stop('SIGINT');
-    signals.on('SIGTERM', onTerm);
-    signals.on('SIGINT', onInt);
+    const handlers: [string, () => void][] = [...STOP_SIGNALS.map((name): [string, () => void] => [name, () => stop(name)]), ['SIGHUP', () => void reload()]];
+    for (const [name, handler] of handlers) signals.on(name, handler);
     base.info('daemon started', {
-      schedule: expression,
+      schedule: expressionOf(config),
       timezone: config.daemon?.timezone,
       nextRun: task.getNextRun()?.toISOString(),
-      graceMs,
-      dryRun,
+      graceMs: graceOf(config),
+      dryRun: dryRunOf(config),
       vantage: config.run.vantage,
       healthz: health?.url,
     });
-    opts.onReady?.({ schedule: expression, healthz: health?.url });
+    opts.onReady?.({ schedule: expressionOf(config), healthz: health?.url });
   });
 }

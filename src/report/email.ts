@@ -7,7 +7,8 @@ import type { Config } from '../config.ts';
 import type { Notifier } from '../notify.ts';
 import type { AlertItem, Notice } from '../state/policy.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';
-import { describeError } from './redact.ts';
+import { describeError, smtpAuthBlobs } from './redact.ts';
+import { sanitizeDeep } from './sanitize.ts';
 
 export interface EmailMessage {
   subject: string;
@@ -49,7 +50,8 @@ function digestLine(f: AlertItem, now: number): string {
   return `${f.severity} ${f.code} ${headline(f)} — ${timeline(f, now)}`;
 }
 
-export function formatEmail(c: NoticeContent, subjectPrefix = '[dialer-audit]'): EmailMessage {
+export function formatEmail(unsafe: NoticeContent, subjectPrefix = '[dialer-audit]'): EmailMessage {
+  const c = sanitizeDeep(unsafe);
   const now = Date.parse(c.at);
   const detailed = c.notices.slice(0, DETAILED);
   const listed = c.notices.slice(DETAILED);
@@ -89,7 +91,8 @@ export interface EmailSendOptions {
 /** Send one message; resolves when the server accepted it for every recipient. */
 export async function sendEmail(message: EmailMessage, config: EmailConfig, opts: EmailSendOptions = {}): Promise<void> {
   const { smtp } = config;
-  const secrets = [smtp.user, smtp.pass];
+  // A server may echo the AUTH exchange: the PLAIN blob is user and password in one base64 string.
+  const secrets = [smtp.user, smtp.pass, ...smtpAuthBlobs(smtp.user, smtp.pass)];
   try {
     const ca = smtp.caFile ? await readFile(smtp.caFile, 'utf8') : undefined;
     const secure = smtp.secure ?? smtp.port === 465;

@@ -3,8 +3,10 @@ import { renderPlanMarkdown } from '../fix/render.ts';
 import { formatScorecardMarkdown } from './scorecard.ts';
 import type { Report } from '../types.ts';
 import { countsLine, describeVantages, durationSeconds, escapeCell, groupBySeverity, runActions, verdictWord } from './common.ts';
+import { sanitizeDeep } from './sanitize.ts';
 
-export function formatMarkdown(report: Report): string {
+export function formatMarkdown(unsafe: Report): string {
+  const report = sanitizeDeep(unsafe);
   const out: string[] = [];
   out.push(`# dialer-audit: ${verdictWord(report)} (${countsLine(report)})`, '');
   const split = report.summary.vantages;

@@ -5,7 +5,8 @@ import type { Notifier } from '../notify.ts';
 import type { Notice } from '../state/policy.ts';
 import type { Severity } from '../types.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';
-import { describeError, redact } from './redact.ts';
+import { describeError, excerpt, redact } from './redact.ts';
+import { sanitizeDeep } from './sanitize.ts';
 import { sleep } from '../net/limit.ts';
 
 /** Slack's documented limits for Block Kit messages. */
@@ -85,7 +86,8 @@ function kindCounts(notices: Notice[]): string {
 }
 
 /** Block Kit for one notice message: header, one section per notice, the digest, the links. */
-export function formatSlack(c: NoticeContent): SlackPayload {
+export function formatSlack(unsafe: NoticeContent): SlackPayload {
+  const c = sanitizeDeep(unsafe);
   const now = Date.parse(c.at);
   const head: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(`dialer-audit: ${summaryWords(c)}`, SLACK_LIMITS.headerText), emoji: true } },
@@ -200,7 +202,10 @@ export async function sendSlack(payload: SlackPayload, target: SlackTarget, opts
     try {
       const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? 10_000)]) : AbortSignal.timeout(opts.timeoutMs ?? 10_000);
       const res = await doFetch(url, { method: 'POST', headers, body, signal, redirect: 'error' });
-      const text = (await res.text()).slice(0, 300);
+      // Slack (or whatever answers there) may echo the webhook path in any encoding: quoted only as
+      // a short excerpt after redaction.
+      const reply = await boundedText(res, MAX_REPLY_BYTES);
+      const text = excerpt(reply, secrets);
       if (res.status === 429) {
         waitMs = parseRetryAfter(res.headers.get('retry-after')) ?? 1000 * attempt;
         last = `Slack is rate limiting (HTTP 429, Retry-After ${Math.ceil(waitMs / 1000)} s)`;
@@ -211,12 +216,12 @@ export async function sendSlack(payload: SlackPayload, target: SlackTarget, opts
       } else if (res.status >= 400) {
         throw new SlackError(`Slack refused the message: HTTP ${res.status}${text ? `: ${text}` : ''}`);
       } else if (target.kind === 'api') {
-        const answer = safeJson(text) as { ok?: boolean; error?: string } | undefined;
-        if (answer?.ok) return;
+        const answer = safeJson(reply) as { ok?: boolean; error?: unknown } | undefined;
+        if (answer?.ok === true) return;
         if (answer?.error === 'ratelimited') {
           waitMs = parseRetryAfter(res.headers.get('retry-after')) ?? 1000 * attempt;
           last = 'Slack is rate limiting (ratelimited)';
-        } else throw new SlackError(`Slack refused the message: ${answer?.error ?? `unexpected answer ${text}`}`);
+        } else throw new SlackError(`Slack refused the message: ${typeof answer?.error === 'string' ? excerpt(answer.error, secrets) : `unexpected answer ${text}`}`);
       } else {
         return;
       }
@@ -235,6 +240,27 @@ export async function sendSlack(payload: SlackPayload, target: SlackTarget, opts
     }
   }
   throw new SlackError(redact(`${last} (gave up after ${maxAttempts} attempts)`, secrets));
+}
+
+/** Slack's answers are a few bytes; a stand-in that sends megabytes is read this far and no further. */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 function safeJson(text: string): unknown {

@@ -6,6 +6,7 @@ import { renderPlanText } from '../fix/render.ts';
 import { formatScorecardText } from './scorecard.ts';
 import type { Finding, Report, Severity } from '../types.ts';
 import { countsLine, describeVantages, durationSeconds, groupBySeverity, runActions, seenAt, verdictWord } from './common.ts';
+import { sanitizeDeep } from './sanitize.ts';
 
 export interface TextOptions {
   color?: boolean;
@@ -53,7 +54,8 @@ export function verdictLine(report: Report, opts: Pick<TextOptions, 'color'> = {
   return `${painted}: ${countsLine(report)} (fail on ${report.summary.failOn} and above)`;
 }
 
-export function formatText(report: Report, opts: TextOptions = {}): string {
+export function formatText(unsafe: Report, opts: TextOptions = {}): string {
+  const report = sanitizeDeep(unsafe);
   const width = opts.width ?? 80;
   const paint = (code: keyof typeof COLORS, text: string) => (opts.color ? `\x1b[${COLORS[code]}m${text}\x1b[0m` : text);
   const out: string[] = [];

@@ -2,6 +2,7 @@
 // and of the zone through lookup.ts (so the comparison logic exists once). The records we follow
 // are the zone's (authoritative) when it answers, else the first resolver's; resolvers that hand
 // out something else become SIP_DNS_MISMATCH material.
+import { isIP } from 'node:net';
 import { describeShape } from '../compare.ts';
 import { formatServerAddress } from '../address.ts';
 import { disagreements, viewName, type NameView } from '../lookup.ts';
@@ -34,9 +35,19 @@ export interface DnsMismatch {
   flushUrl?: string;
 }
 
+/** A NAPTR or SRV record that cannot be followed (port 0, an empty or malformed target …), with why. */
+export interface UnusableRecord {
+  name: string;
+  type: RecordType;
+  record: string;
+  reason: string;
+}
+
 export interface Resolution {
   endpoints: Endpoint[];
   mismatches: DnsMismatch[];
+  /** Records skipped because they cannot be used; they are data from the network, not instructions. */
+  unusable: UnusableRecord[];
   /** Transports for which no address could be found, with why. */
   failures: { transport: SipTransport; detail: string }[];
   /** What was looked up, in order, for the evidence. */
@@ -56,7 +67,7 @@ export interface ResolveOptions {
 }
 
 export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: ResolveOptions): Promise<Resolution> {
-  const out: Resolution = { endpoints: [], mismatches: [], failures: [], trace: [] };
+  const out: Resolution = { endpoints: [], mismatches: [], unusable: [], failures: [], trace: [] };
   const portFor = (t: SipTransport, fallback?: number) => opts.ports?.[t] ?? fallback ?? uri.port ?? defaultPort(t);
 
   if (uri.hostKind !== 'name') {
@@ -93,23 +104,35 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
   if (uri.port !== undefined) {
     for (const t of opts.transports) targets.set(t, [{ host: uri.host, port: portFor(t), via: 'a' }]);
   } else {
-    const naptr = (await view(uri.host, 'NAPTR')).filter((r) => r.type === 'NAPTR' && String(r.fields?.flags ?? '') === 's');
+    const naptr = usable(uri.host, 'NAPTR', await view(uri.host, 'NAPTR'), naptrProblem, out.unusable).filter((n) => n.flags === 's');
     for (const transport of opts.transports) {
-      const offered = naptr
-        .filter((r) => String(r.fields?.services ?? '').toUpperCase() === NAPTR_SERVICE[transport])
-        .sort((a, b) => Number(a.fields?.order) - Number(b.fields?.order) || Number(a.fields?.preference) - Number(b.fields?.preference));
-      const bestOrder = offered[0]?.fields?.order;
-      const srvNames = offered.filter((r) => r.fields?.order === bestOrder).map((r) => String(r.fields?.replacement));
+      const offered = naptr.filter((n) => n.services.toUpperCase() === NAPTR_SERVICE[transport]).sort((a, b) => a.order - b.order || a.preference - b.preference);
+      const bestOrder = offered[0]?.order;
+      const srvNames = offered.filter((n) => n.order === bestOrder).map((n) => n.replacement);
       const via: Endpoint['via'] = srvNames.length > 0 ? 'naptr' : 'srv';
       // No NAPTR for this transport: RFC 3263 §4.1 falls back to the well-known SRV name.
       if (srvNames.length === 0) srvNames.push(`${SRV_PREFIX[transport]}.${uri.host}`);
       const list: { host: string; port: number; via: Endpoint['via']; priority?: number }[] = [];
-      for (const srvName of srvNames) {
-        const srv = (await view(srvName, 'SRV')).filter((r) => r.type === 'SRV' && r.fields?.target && r.fields.target !== '');
-        for (const r of srv) list.push({ host: String(r.fields?.target), port: opts.ports?.[transport] ?? Number(r.fields?.port), via, priority: Number(r.fields?.priority) });
+      let published = false;
+      for (const srvName of [...new Set(srvNames)]) {
+        const records = await view(srvName, 'SRV');
+        published ||= records.some((r) => r.type === 'SRV');
+        for (const r of usable(srvName, 'SRV', records, srvProblem, out.unusable)) {
+          // RFC 2782: a target of "." means the service is decidedly not offered there.
+          if (r.target === '') continue;
+          list.push({ host: r.target, port: opts.ports?.[transport] ?? r.port, via, priority: r.priority });
+        }
       }
-      // No SRV either: the URI host itself on the transport's default port (RFC 3263 §4.2).
-      if (list.length === 0) list.push({ host: uri.host, port: portFor(transport), via: 'a' });
+      // No SRV published: the URI host itself on the transport's default port (RFC 3263 §4.2). SRV
+      // records that say "not here" or cannot be used are not a reason to guess.
+      if (list.length === 0 && !published) list.push({ host: uri.host, port: portFor(transport), via: 'a' });
+      if (list.length === 0) {
+        const skipped = out.unusable.filter((u) => srvNames.includes(u.name));
+        out.failures.push({
+          transport,
+          detail: skipped.length > 0 ? `no usable SRV record at ${srvNames.join(', ')} (${skipped.map((u) => `${u.record}: ${u.reason}`).join('; ')})` : `${srvNames.join(', ')} says the service is not offered (SRV target ".")`,
+        });
+      }
       targets.set(transport, list);
     }
   }
@@ -121,7 +144,7 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
       hit = (async () => {
         const types: RecordType[] = opts.ipv6 ? ['A', 'AAAA'] : ['A'];
         const found: string[] = [];
-        for (const type of types) found.push(...(await view(host, type)).filter((r) => r.type === type).map((r) => r.value));
+        for (const type of types) found.push(...usable(host, type, await view(host, type), addressProblem, out.unusable).map((a) => a.address));
         return [...new Set(found)];
       })();
       addressCache.set(host, hit);
@@ -131,6 +154,7 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
 
   for (const transport of opts.transports) {
     const list = targets.get(transport) ?? [];
+    if (list.length === 0) continue; // already a failure: no usable SRV record
     let any = false;
     for (const target of list) {
       const addresses = await addressesOf(target.host);
@@ -142,6 +166,73 @@ export async function resolveCarrier(ctx: CheckContext, uri: CarrierUri, opts: R
     if (!any) {
       out.failures.push({ transport, detail: `${list.map((t) => t.host).join(', ')} has no ${opts.ipv6 ? 'A/AAAA' : 'A'} record (${uri.host} via ${list[0]?.via ?? 'a'})` });
     }
+  }
+  return out;
+}
+
+/** A DNS name we would send to: letters, digits, _ and -, dot-separated labels of at most 63, 253 in all. */
+const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Why a record cannot be used. */
+type Unusable = { problem: string };
+
+function isUint16(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
+}
+
+interface Srv {
+  priority: number;
+  weight: number;
+  port: number;
+  /** "" for the RFC 2782 "." (not offered here). */
+  target: string;
+}
+
+interface Naptr {
+  order: number;
+  preference: number;
+  flags: string;
+  services: string;
+  replacement: string;
+}
+
+/** The SRV fields, or why the record cannot be used. */
+function srvProblem(r: DnsRecord): Srv | Unusable {
+  const f = r.fields ?? {};
+  if (!isUint16(f.priority) || !isUint16(f.weight) || !isUint16(f.port)) return { problem: 'priority, weight and port must be numbers from 0 to 65535' };
+  const target = typeof f.target === 'string' ? f.target : undefined;
+  if (target === undefined) return { problem: 'no target' };
+  if (target === '') return { priority: f.priority, weight: f.weight, port: f.port, target };
+  if (f.port === 0) return { problem: 'port 0: nothing can be reached there' };
+  if (!HOST_NAME.test(target)) return { problem: 'the target is not a host name' };
+  return { priority: f.priority, weight: f.weight, port: f.port, target };
+}
+
+/** The address of an A or AAAA record, or why it cannot be one. */
+function addressProblem(r: DnsRecord): { address: string } | Unusable {
+  const family = r.type === 'A' ? 4 : 6;
+  return isIP(r.value) === family ? { address: r.value } : { problem: `not an IPv${family} address` };
+}
+
+/** The NAPTR fields we follow (flag "s": the replacement is an SRV name), or why not. */
+function naptrProblem(r: DnsRecord): Naptr | Unusable {
+  const f = r.fields ?? {};
+  if (!isUint16(f.order) || !isUint16(f.preference)) return { problem: 'order and preference must be numbers from 0 to 65535' };
+  if (typeof f.flags !== 'string' || typeof f.services !== 'string' || typeof f.replacement !== 'string') return { problem: 'flags, services and replacement must be text' };
+  const flags = f.flags.toLowerCase();
+  if (flags === 's' && !HOST_NAME.test(f.replacement)) return { problem: `flag "s" with a replacement that is not an SRV name` };
+  return { order: f.order, preference: f.preference, flags, services: f.services, replacement: f.replacement };
+}
+
+/** The records of `type` that can be used; the others are noted with their reason. */
+function usable<T extends object>(name: string, type: RecordType, records: DnsRecord[], read: (r: DnsRecord) => T | Unusable, into: UnusableRecord[]): T[] {
+  const out: T[] = [];
+  for (const r of records) {
+    if (r.type !== type) continue;
+    const parsed = read(r);
+    if ('problem' in parsed) {
+      if (!into.some((u) => u.name === name && u.record === r.value)) into.push({ name, type, record: r.value, reason: parsed.problem });
+    } else out.push(parsed);
   }
   return out;
 }

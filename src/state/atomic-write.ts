@@ -1,9 +1,12 @@
 // Write a file so that readers see the old content or the new, never half of it: a temp file
 // beside it (same filesystem), fsync, rename over. The temp file is removed when anything fails.
+// `exclusive` publishes with link(2) instead: atomic too, and only when nothing is there yet (the
+// state lock), so a full disk or a crash never leaves a half-written file under the name.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { link, open, rename, rm } from 'node:fs/promises';
 
-export async function writeFileAtomic(file: string, content: string, mode: number): Promise<void> {
+/** True when written; false only with `exclusive` when `file` already exists. */
+export async function writeFileAtomic(file: string, content: string, mode: number, opts: { exclusive?: boolean } = {}): Promise<boolean> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', mode);
@@ -13,7 +16,19 @@ export async function writeFileAtomic(file: string, content: string, mode: numbe
     } finally {
       await handle.close();
     }
-    await rename(temp, file);
+    if (!opts.exclusive) {
+      await rename(temp, file);
+      return true;
+    }
+    try {
+      await link(temp, file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(temp, { force: true });
+    }
   } catch (err) {
     await rm(temp, { force: true });
     throw err;

@@ -1,20 +1,22 @@
 // The file store (CLI and daemon): JSON with a revision, written atomically (temp file, fsync,
-// rename), so a crash leaves either the old or the new state, never half of one. A lock file
-// (O_EXCL) makes the revision check and the rename one step, so a CLI run next to the daemon
-// cannot lose the daemon's update.
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+// rename), so a crash leaves either the old or the new state, never half of one. The lock file
+// (state.json.lock, see file-lock.ts) is held by a notifying run from reading the state to
+// writing it, so two runs on one state send each notice once; save() takes it for its own
+// revision check and rename when the caller does not hold it.
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../types.ts';
 import type { AlertState } from './policy.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { emptyState, parseState, serializeState, type StateStore, type Versioned } from './store.ts';
+import { acquireFileLock } from './file-lock.ts';
+import { emptyState, parseState, serializeState, type LockRequest, type StateLock, type StateStore, type Versioned } from './store.ts';
 
 export const DEFAULT_STATE_FILE = '.dialer-audit/state.json';
 
 export interface FileStoreOptions {
   log?: Logger;
-  /** A lock older than this was left by a crashed process and is taken over. */
-  staleLockMs?: number;
+  /** How long a lock lasts without renewal (its holder renews it); then anyone may take it over. */
+  leaseMs?: number;
   /** How long save() waits for another writer's lock. */
   lockWaitMs?: number;
 }
@@ -27,6 +29,8 @@ interface FileContent {
 export class FileStateStore implements StateStore {
   readonly description: string;
   readonly #lockFile: string;
+  /** The run lock this store holds for its caller (lock()), under which save() needs no lock of its own. */
+  #held: StateLock | undefined;
 
   constructor(
     readonly file: string,
@@ -58,9 +62,22 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  async lock(request: LockRequest): Promise<StateLock> {
+    await this.#mkdir();
+    const held = await this.#acquire(request);
+    this.#held = held;
+    return {
+      renew: () => held.renew(),
+      release: async () => {
+        if (this.#held === held) this.#held = undefined;
+        await held.release();
+      },
+    };
+  }
+
   async save(state: AlertState, revision: number): Promise<boolean> {
-    await mkdir(path.dirname(this.file), { recursive: true });
-    const release = await this.#lock();
+    await this.#mkdir();
+    const own = this.#held ? undefined : await this.#acquire({ owner: `save by pid ${process.pid}`, waitMs: this.opts.lockWaitMs ?? 10_000 });
     try {
       if ((await this.#storedRevision()) !== revision) return false;
       const content = `{"revision":${revision + 1},"state":${serializeState(state)}}\n`;
@@ -72,7 +89,24 @@ export class FileStateStore implements StateStore {
       await syncDirectory(path.dirname(this.file));
       return true;
     } finally {
-      await release();
+      await own?.release();
+    }
+  }
+
+  async #mkdir(): Promise<void> {
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true });
+    } catch (err) {
+      throw new Error(`${this.description}: cannot create its directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+
+  async #acquire(request: LockRequest): Promise<StateLock> {
+    try {
+      return await acquireFileLock(this.#lockFile, { ...request, leaseMs: this.opts.leaseMs, log: request.log ?? this.opts.log });
+    } catch (err) {
+      if ((err as Error).name === 'LockBusyError') throw new Error(`${this.description}: ${(err as Error).message}`);
+      throw new Error(`${this.description}: cannot take the lock ${this.#lockFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
 
@@ -82,30 +116,6 @@ export class FileStateStore implements StateStore {
       return typeof content?.revision === 'number' ? content.revision : 0;
     } catch {
       return 0;
-    }
-  }
-
-  async #lock(): Promise<() => Promise<void>> {
-    const staleMs = this.opts.staleLockMs ?? 30_000;
-    const giveUpAt = Date.now() + (this.opts.lockWaitMs ?? 10_000);
-    for (;;) {
-      try {
-        const handle = await open(this.#lockFile, 'wx', 0o600);
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        return () => rm(this.#lockFile, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new Error(`${this.description}: cannot create the lock file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-        }
-      }
-      const held = await stat(this.#lockFile).catch(() => undefined);
-      if (held && Date.now() - held.mtimeMs > staleMs) {
-        await rm(this.#lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > giveUpAt) throw new Error(`${this.description}: locked by another run for too long (${this.#lockFile})`);
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
     }
   }
 }

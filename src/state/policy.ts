@@ -49,12 +49,21 @@ export interface ReporterHealth {
   lastError: string;
 }
 
+/** The audit window of the last run counted for a vantage point. */
+export interface Observation {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
 export interface AlertState {
   schemaVersion: 1;
   entries: Record<string, AlertEntry>;
   reporters: Record<string, ReporterHealth>;
   /** TTL changes --fix applied, newest last (src/fix/journal.ts keeps it bounded). */
   fixJournal?: AppliedTtlChange[];
+  /** Per vantage ("" when none): a run whose audit overlaps the last counted one is the same observation. */
+  observations?: Record<string, Observation>;
 }
 
 export function emptyState(): AlertState {
@@ -92,6 +101,12 @@ export interface PolicyInput {
   /** The configured reporters, e.g. ['slack', 'email']. */
   channels: string[];
   scope?: PolicyScope;
+  /**
+   * false: this run overlapped a run already counted (two daemons, a CLI run next to the daemon):
+   * it is the same observation, so no failure or success is counted again; what is owed is still
+   * computed from the state. Default true.
+   */
+  count?: boolean;
 }
 
 export interface PolicyResult {
@@ -176,8 +191,9 @@ export function applyPolicy(previous: AlertState, input: PolicyInput): PolicyRes
   const { alerting } = input;
   const current = worstByFingerprint(input.findings, alerting.notifyOn);
   const held = heldBy(input.findings, input.scope ?? {});
+  const count = input.count ?? true;
 
-  for (const [fp, f] of current) {
+  for (const [fp, f] of count ? current : []) {
     const e: AlertEntry = state.entries[fp] ?? {
       check: f.check,
       target: f.target,
@@ -208,7 +224,7 @@ export function applyPolicy(previous: AlertState, input: PolicyInput): PolicyRes
   }
 
   for (const [fp, e] of Object.entries(state.entries)) {
-    if (current.has(fp) || held(e)) continue;
+    if (!count || current.has(fp) || held(e)) continue;
     e.consecutiveFailures = 0;
     e.consecutiveSuccesses += 1;
     if (e.firing && e.consecutiveSuccesses >= alerting.successThreshold) {
@@ -289,6 +305,23 @@ export function recordDeliveries(previous: AlertState, deliveries: Delivery[], n
     }
   }
   return state;
+}
+
+/** A run, as far as observations go: its id and audit window. */
+export type RunWindow = { runId: string; startedAt: string; finishedAt: string; vantage?: string };
+
+/** Whether `run` overlaps (or precedes) the last run counted for its vantage point. */
+export function overlapsLastObservation(state: AlertState, run: RunWindow): Observation | undefined {
+  const last = state.observations?.[run.vantage ?? ''];
+  if (!last || last.runId === run.runId) return undefined;
+  return Date.parse(run.startedAt) < Date.parse(last.finishedAt) ? last : undefined;
+}
+
+/** Remember `run` as the last counted observation of its vantage point. Pure. */
+export function recordObservation(previous: AlertState, run: RunWindow): AlertState {
+  const last = previous.observations?.[run.vantage ?? ''];
+  if (last && Date.parse(last.finishedAt) >= Date.parse(run.finishedAt)) return previous;
+  return { ...previous, observations: { ...previous.observations, [run.vantage ?? '']: { runId: run.runId, startedAt: run.startedAt, finishedAt: run.finishedAt } } };
 }
 
 function reporterKey(reporter: string, vantage: string | undefined): string {

@@ -2,6 +2,7 @@
 // when the stored revision is still the one read, so two overlapping runs cannot lose each
 // other's updates — the loser reads again and re-applies its own run on top (updateState).
 import { z } from 'zod';
+import type { Logger } from '../types.ts';
 import { emptyState, type AlertState } from './policy.ts';
 
 export interface Versioned {
@@ -16,6 +17,26 @@ export interface StateStore {
   load(): Promise<Versioned>;
   /** Writes `state` as revision+1 if the stored revision is still `revision`; false on a conflict. */
   save(state: AlertState, revision: number): Promise<boolean>;
+  /**
+   * One notifying run at a time per state: held across read → decide → send → write, so a notice
+   * is sent once however many runs overlap. Throws when another live run keeps it past `waitMs`.
+   */
+  lock?(request: LockRequest): Promise<StateLock>;
+}
+
+export interface LockRequest {
+  /** The run asking (its run id): named in the lock and in the log line of whoever waits. */
+  owner: string;
+  waitMs: number;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+/** A held lock: its lease is renewed while held, and it cannot outlive its holder. */
+export interface StateLock {
+  /** Renews the lease; false when it is no longer ours (it ran out and another run took it). */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 export class StateConflictError extends Error {
@@ -85,6 +106,7 @@ const appliedTtlChangeSchema = z.object({
 
 export const stateSchema = z.object({
   schemaVersion: z.literal(1),
+  observations: z.record(z.string(), z.object({ runId: z.string(), startedAt: iso, finishedAt: iso })).optional(),
   entries: z.record(z.string(), entrySchema),
   reporters: z.record(
     z.string(),

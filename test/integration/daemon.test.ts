@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startCli } from '../lab/cli-process.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const info = inject('dnsLab');
@@ -119,5 +120,45 @@ describe('dialer-audit daemon', () => {
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     expect(state.revision).toBe(4);
     expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('SIGHUP mid-run: the run finishes and is saved, the edited config is used from the next run; SIGQUIT then stops it the same way', async () => {
+    // Prepare
+    const stateFile = path.join(dir, 'hup-state.json');
+    const config = path.join(dir, 'hup.yaml');
+    const write = (dialers: string[]) =>
+      writeFileSync(
+        config,
+        JSON.stringify({
+          resolvers: [...info.resolvers, { name: 'blackhole', address: `127.0.0.1:${blackhole.address().port}` }],
+          authoritative: info.authoritative,
+          targets: { dialers },
+          checks: { 'dns-consistency': { recordTypes: ['A'] } },
+          dns: { timeout: '1500ms', retries: 0 },
+          state: { file: stateFile },
+          daemon: { schedule: '* * * * * *', grace: '3s' },
+        }),
+      );
+    write([`acme.${info.zone}`]);
+    const daemon = startCli(['daemon', '--config', config], { HOME: dir });
+    await daemon.ready;
+    daemon.go();
+    await daemon.until((l) => l.msg === 'run started');
+    // Act: edit the file and SIGHUP while the first run waits on the blackhole resolver.
+    write([`acme.${info.zone}`, `beta.${info.zone}`]);
+    daemon.child.kill('SIGHUP');
+    await daemon.until((l) => l.msg === 'config reloaded');
+    const firstRun = daemon.logs.find((l) => l.msg === 'run started')!.runId;
+    await daemon.until((l) => l.msg === 'run finished' && l.runId !== firstRun);
+    daemon.child.kill('SIGQUIT');
+    const code = await daemon.exited;
+    // Assess
+    expect(code).toBe(0);
+    expect(daemon.logs.find((l) => l.msg === 'config reloaded')).toMatchObject({ runInProgress: firstRun });
+    const finished = daemon.logs.filter((l) => l.msg === 'run finished');
+    expect(finished[0]).toMatchObject({ runId: firstRun, targets: 1 });
+    expect(finished[1]).toMatchObject({ targets: 2 });
+    expect(daemon.logs.at(-1)).toMatchObject({ msg: 'stopped', signal: 'SIGQUIT', exitCode: 0 });
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).revision).toBe(finished.length);
   });
 });

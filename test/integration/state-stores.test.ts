@@ -9,6 +9,7 @@ import { parseConfig, type Config } from '../../src/config.ts';
 import { stateStoreFor } from '../../src/entry/deps.ts';
 import { silentLogger } from '../../src/log.ts';
 import { notify, type Notifier } from '../../src/notify.ts';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.ts';
 import { FileStateStore } from '../../src/state/file-store.ts';
 import { emptyState, type AlertEntry, type AlertState } from '../../src/state/policy.ts';
@@ -115,6 +116,44 @@ describe('DynamoDB store (dynalite)', () => {
     ]);
   });
 
+  it('two notifying runs of one vantage at once (a slow Slack): the notice is sent once, and they are one observation', async () => {
+    // Prepare
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'lab');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'lab');
+    const config = parseConfig({ run: { vantage: 'us-east-1' }, state: { dynamodb: { table: 'dialer-audit-state', key: 'once', endpoint: lab.endpoint } } });
+    const sent: string[] = [];
+    const slow: Notifier = { name: 'slack', send: async (c) => void (await new Promise((r) => setTimeout(r, 1500)), sent.push(...c.notices.map((n) => n.kind))) };
+    const run = async (runId: string) => notify({ ...reportOf(config), runId, finishedAt: new Date(T0 + 2000).toISOString() }, config, { log: silentLogger, stateStore: await stateStoreFor(config, silentLogger), notifiers: [slow], now: () => T0 });
+    // Act
+    const results = await Promise.all([run('run-a'), run('run-b')]);
+    // Assess
+    vi.unstubAllEnvs();
+    expect(results.map((r) => r.reporterFailures)).toEqual([[], []]);
+    expect(sent).toEqual(['problem']);
+    const stored = await new DynamoDbStateStore(lab.client(), 'dialer-audit-state', 'once').load();
+    expect(Object.values(stored.state.entries).map((e) => [e.consecutiveFailures, Object.keys(e.told)])).toEqual([[1, ['slack']]]);
+  });
+
+  it('takes over a lock whose lease ran out (a Lambda that timed out holding it), with a log line', async () => {
+    // Prepare: the lock item as a dead holder leaves it.
+    const client = lab.client();
+    await client.send(
+      new PutItemCommand({
+        TableName: 'dialer-audit-state',
+        Item: { pk: { S: 'expired#lock' }, owner: { S: 'gone' }, run: { S: 'r-dead' }, host: { S: 'lambda-1' }, pid: { N: '8' }, acquiredAt: { S: '2026-11-23T11:58:00.000Z' }, expiresAt: { N: String(Date.now() - 1000) } },
+      }),
+    );
+    const warnings: Record<string, unknown>[] = [];
+    const log = { ...silentLogger, warn: (m: string, f?: Record<string, unknown>) => void warnings.push({ msg: m, ...f }) };
+    const store = new DynamoDbStateStore(client, 'dialer-audit-state', 'expired');
+    // Act
+    const lock = await store.lock({ owner: 'r-next', waitMs: 2000, log });
+    await lock.release();
+    // Assess
+    expect(warnings).toEqual([expect.objectContaining({ msg: 'taking over a stale state lock', heldBy: expect.stringContaining('run r-dead (pid 8 on lambda-1'), reason: expect.stringMatching(/^its lease ran out at /) })]);
+    await expect(store.lock({ owner: 'r-third', waitMs: 0 }).then((l) => l.release())).resolves.toBeUndefined();
+  });
+
   it('says which table failed when the table does not exist', async () => {
     const store = new DynamoDbStateStore(lab.client(), 'no-such-table', 'x');
     await expect(store.load()).rejects.toThrow('DynamoDB table no-such-table item x: read failed (ResourceNotFoundException');
@@ -172,7 +211,7 @@ describe('file store', () => {
   it('takes over a lock left by a crashed run, and ignores its temp file', async () => {
     // Prepare: a crash left a lock and half a temp file behind
     const file = path.join(dir, 'crashed.json');
-    const store = new FileStateStore(file, { staleLockMs: 1000 });
+    const store = new FileStateStore(file);
     await store.save(adding('before.dialer.example.com')(emptyState()), 0);
     await writeFile(`${file}.lock`, '99999');
     const old = new Date(Date.now() - 60_000);

@@ -20,7 +20,8 @@ export interface HostileDns {
  * `wrongport` replies from another port; `spoofed` sends a spoof from another port, then the
  * real answer; `wrongquestion` echoes another name; `cut` sends a reply cut short; `random`
  * sends random bytes; `tiny` sends 1 byte; `big` sets TC over UDP and answers fully over TCP;
- * `tcpgarbage` sets TC and sends garbage over TCP; `servfail`, `nxdomain`; `silent` never answers.
+ * `tcpgarbage` sets TC and sends garbage over TCP; `servfail`, `nxdomain`; `silent` never answers;
+ * `controlname` answers with a CNAME whose target carries terminal escapes (ESC ] … BEL, ESC [2J).
  * `version` (version.bind CH TXT) answers: the liveness question of the client's circuit breaker.
  * Broken rdata, with the AA flag as an authoritative server would send it: `rdlen0` is an A
  * record with RDLENGTH 0, `rdlen16` an A record with 16 bytes of rdata, `aaaa2` a 2-byte AAAA.
@@ -93,6 +94,8 @@ export async function startHostileDns(host = '127.66.0.1', port = 5353): Promise
         return send(answer(query, { flags: dnsPacket.TRUNCATED_RESPONSE | dnsPacket.RECURSION_AVAILABLE, answers: [] }));
       case 'servfail':
         return send(answer(query, { flags: dnsPacket.RECURSION_AVAILABLE | 2, answers: [] } as Partial<Packet>));
+      case 'controlname':
+        return send(answer(query, { answers: [{ type: 'CNAME', name: query.questions![0].name, ttl: 300, class: 'IN', data: `evil\x1b]0;owned\x07\x1b[2J.example` }] }));
       case 'nxdomain':
         return send(answer(query, { flags: dnsPacket.RECURSION_AVAILABLE | 3, answers: [] } as Partial<Packet>));
       case 'version':

@@ -1,6 +1,6 @@
 // Lab: small SIP servers in node for what SIPp does not do: a UAS over TLS (with a self-signed
 // certificate made by the openssl CLI) that fills in Via received/rport, and a server that
-// answers with garbage. Loopback 127.50.0.0/16 only.
+// answers with garbage. Loopback 127.50.0.0/16 only (127.70.0.0/16 for the hardening tests' hostile servers).
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { frameStream, parseSipMessage, type SipMessage } from '../../src/sip/message.ts';
 
 function assertLabAddress(address: string): void {
-  if (!/^127\.50\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`lab address ${address} is outside 127.50.0.0/16`);
+  if (!/^127\.(50|70)\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`lab address ${address} is outside 127.50.0.0/16 and 127.70.0.0/16`);
 }
 
 export interface Certificate {

@@ -32,6 +32,8 @@ export interface SlackStandIn {
   script: Answer[];
   /** Every request answered with this while set (e.g. Slack is down). */
   down?: Answer;
+  /** Answer every request this much later (a slow Slack). */
+  delayMs?: number;
   /** The bearer token chat.postMessage accepts. */
   botToken?: string;
   close(): Promise<void>;
@@ -54,29 +56,33 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       const received: ReceivedRequest = { path, headers: req.headers, body, payload };
       state.requests.push(received);
       res.on('finish', () => (received.status = res.statusCode));
-      const answer = state.down ?? state.script.shift();
-      if (answer) {
-        res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' });
-        return res.end(answer.body ?? '');
-      }
-      const api = path === '/api/chat.postMessage';
-      if (req.method !== 'POST' || !payload) {
-        res.writeHead(400, { 'content-type': 'text/plain' });
-        return res.end('invalid_payload');
-      }
-      const problems = slackLimitProblems(payload);
-      if (api) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        if (req.headers.authorization !== `Bearer ${state.botToken}`) return res.end(JSON.stringify({ ok: false, error: 'invalid_auth' }));
-        if (!payload.channel) return res.end(JSON.stringify({ ok: false, error: 'channel_not_found' }));
-        return res.end(JSON.stringify(problems.length ? { ok: false, error: 'invalid_blocks' } : { ok: true, ts: '1.2' }));
-      }
-      if (problems.length) {
-        res.writeHead(400, { 'content-type': 'text/plain' });
-        return res.end('invalid_blocks');
-      }
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
+      const answer = () => {
+        const scripted = state.down ?? state.script.shift();
+        if (scripted) {
+          res.writeHead(scripted.status, scripted.headers ?? { 'content-type': 'text/plain' });
+          return res.end(scripted.body ?? '');
+        }
+        const api = path === '/api/chat.postMessage';
+        if (req.method !== 'POST' || !payload) {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          return res.end('invalid_payload');
+        }
+        const problems = slackLimitProblems(payload);
+        if (api) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          if (req.headers.authorization !== `Bearer ${state.botToken}`) return res.end(JSON.stringify({ ok: false, error: 'invalid_auth' }));
+          if (!payload.channel) return res.end(JSON.stringify({ ok: false, error: 'channel_not_found' }));
+          return res.end(JSON.stringify(problems.length ? { ok: false, error: 'invalid_blocks' } : { ok: true, ts: '1.2' }));
+        }
+        if (problems.length) {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          return res.end('invalid_blocks');
+        }
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      };
+      if (state.delayMs) setTimeout(answer, state.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -48,6 +48,11 @@ export interface SmtpLab {
   messages: ReceivedMail[];
   /** Failed AUTH attempts (user names only). */
   refusedLogins: string[];
+  /**
+   * While true, every AUTH is refused with a 535 that echoes what the client sent (the PLAIN blob
+   * "\0user\0pass" in base64 and in hex), as careless or hostile servers do.
+   */
+  echoRefusals: boolean;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export async function startSmtpLab(opts: { user: string; pass: string; starttls?
   const certificate = await makeCertificate();
   const messages: ReceivedMail[] = [];
   const refusedLogins: string[] = [];
+  const control = { echoRefusals: false };
   const server = new SMTPServer({
     secure: opts.implicitTls ?? false,
     key: certificate.key,
@@ -64,6 +70,11 @@ export async function startSmtpLab(opts: { user: string; pass: string; starttls?
     disableReverseLookup: true,
     logger: false,
     onAuth(auth, _session, callback) {
+      if (control.echoRefusals) {
+        const blob = Buffer.from(`\0${auth.username ?? ''}\0${auth.password ?? ''}`);
+        refusedLogins.push(auth.username ?? '');
+        return callback(Object.assign(new Error(`5.7.8 Authentication failed for AUTH PLAIN ${blob.toString('base64')} (hex ${blob.toString('hex')})`), { responseCode: 535 }));
+      }
       if (auth.username === opts.user && auth.password === opts.pass) return callback(null, { user: auth.username });
       refusedLogins.push(auth.username ?? '');
       callback(new Error('Invalid username or password'));
@@ -85,7 +96,7 @@ export async function startSmtpLab(opts: { user: string; pass: string; starttls?
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return {
+  return Object.assign(control, {
     port,
     certificate,
     messages,
@@ -94,7 +105,7 @@ export async function startSmtpLab(opts: { user: string; pass: string; starttls?
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(certificate.dir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 export interface MimePart {

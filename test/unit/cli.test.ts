@@ -31,7 +31,7 @@ describe('dialer-audit CLI', () => {
     ['resolver address', valid.replace('127.0.0.1:5399', 'resolver.example'), 'resolvers[0].address: expected host[:port]'],
     ['unknown key', valid + 'resolverz: []\n', 'resolverz: unknown key'],
     ['typo in a check', valid.replace('dns-consistency: {}', 'dns-consistency: { recordType: [A] }'), 'checks.dns-consistency.recordType: unknown key'],
-    ['duplicate YAML key', valid + 'targets: {}\n', 'Map keys must be unique'],
+    ['duplicate YAML key', valid + 'targets: {}\n', 'targets: duplicate key (line 3 and line 7); map keys must be unique'],
     ['not YAML', 'resolvers: [', 'bad.yaml'],
   ];
 

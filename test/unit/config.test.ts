@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, parseConfigText, Secret } from '../../src/config.ts';
+import { ConfigError, parseConfig, Secret } from '../../src/config.ts';
+import { parseConfigText } from '../../src/config-load.ts';
 import { parseDuration } from '../../src/units.ts';
 import { parseServerAddress } from '../../src/address.ts';
 

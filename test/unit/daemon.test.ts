@@ -1,29 +1,33 @@
 // The daemon's edges, in-process with a stand-in job: a run that ignores the abort, a run that
 // throws (healthz says so), the grace split. The real thing runs in test/integration/daemon.test.ts.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/audit.ts';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { main } from '../../src/entry/cli.ts';
 import { graceSplit, runDaemon } from '../../src/entry/daemon.ts';
 import type { JobDeps } from '../../src/job.ts';
 import type { DnsClient } from '../../src/net/dns.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-daemon-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function configFile(daemon: Record<string, unknown>): string {
   const file = path.join(dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, JSON.stringify({ resolvers: [{ name: 'pub1', address: '127.0.0.1' }], targets: { dialers: ['acme.dialer.test'] }, checks: { 'dns-consistency': {} }, daemon }));
   return file;
 }
 
-function start(daemon: Record<string, unknown>, runJob: (signal: AbortSignal) => Promise<'ok' | 'throw' | 'hang'>) {
+function start(daemon: Record<string, unknown>, runJob: (signal: AbortSignal) => Promise<'ok' | 'throw' | 'hang'>, file = configFile(daemon)) {
   const lines: Record<string, any>[] = [];
   const signals = new EventEmitter();
   let ready: (info: { healthz?: string }) => void = () => {};
   const readyP = new Promise<{ healthz?: string }>((r) => (ready = r));
   const exit = runDaemon({
-    configFile: configFile(daemon),
+    configFile: file,
     env: {},
     write: (l) => lines.push(JSON.parse(l)),
     signals,
@@ -38,7 +42,7 @@ function start(daemon: Record<string, unknown>, runJob: (signal: AbortSignal) =>
   const until = async (test: () => boolean) => {
     while (!test()) await new Promise((r) => setTimeout(r, 20));
   };
-  return { lines, signals, exit, ready: readyP, until };
+  return { lines, signals, exit, ready: readyP, until, file };
 }
 
 describe('daemon', () => {
@@ -83,6 +87,54 @@ describe('daemon', () => {
     expect(body).toMatchObject({ status: 'error', lastRun: { result: 'error', error: 'state file is not writable' } });
     expect(other.status).toBe(404);
     expect(await d.exit).toBe(0);
+  });
+
+  it('SIGHUP reloads the config: a new schedule takes effect; a broken file is logged and the running config stays', async () => {
+    // Prepare
+    const d = start({ schedule: '0 0 1 1 *' }, async () => 'ok');
+    await d.ready;
+    // Act 1: a valid change.
+    writeFileSync(d.file, JSON.stringify({ resolvers: [{ name: 'pub1', address: '127.0.0.1' }], targets: { dialers: ['acme.dialer.test'] }, checks: { 'dns-consistency': {} }, daemon: { schedule: '* * * * * *' } }));
+    d.signals.emit('SIGHUP');
+    await d.until(() => d.lines.some((l) => l.msg === 'config reloaded'));
+    await d.until(() => d.lines.some((l) => l.msg === 'run finished'));
+    // Act 2: a broken file.
+    writeFileSync(d.file, 'resolvers: [{ name: pub1, address: nowhere }]\nbogus: 1\n');
+    d.signals.emit('SIGHUP');
+    await d.until(() => d.lines.some((l) => l.msg === 'config reload failed; the running config stays'));
+    const runsBefore = d.lines.filter((l) => l.msg === 'run finished').length;
+    await d.until(() => d.lines.filter((l) => l.msg === 'run finished').length > runsBefore);
+    d.signals.emit('SIGTERM');
+    // Assess
+    expect(await d.exit).toBe(0);
+    expect(d.lines.find((l) => l.msg === 'config reloaded')).toMatchObject({ schedule: '* * * * * *' });
+    expect(d.lines.find((l) => l.msg === 'config reload failed; the running config stays')).toMatchObject({
+      level: 'error',
+      error: ['bogus: unknown key', expect.stringMatching(/^resolvers\[0\]\.address: expected host\[:port\]/)],
+    });
+  });
+
+  it.each(['SIGQUIT', 'SIGUSR2', 'SIGALRM'])('%s ends it like SIGTERM: the run finishes or is aborted, state saved, the log says why', async (signal) => {
+    const d = start({ schedule: '* * * * * *', grace: '400ms' }, (abort) => new Promise((resolve) => abort.addEventListener('abort', () => resolve('ok'))));
+    await d.until(() => d.lines.some((l) => l.msg === 'run started'));
+    d.signals.emit(signal);
+    expect(await d.exit).toBe(0);
+    expect(d.lines.find((l) => l.msg === 'run finished')).toMatchObject({ aborted: true });
+    expect(d.lines.at(-1)).toMatchObject({ msg: 'stopped', signal, exitCode: 0 });
+  });
+
+  it('a healthz port in use is exit 2 naming the key and the port, not an internal error', async () => {
+    // Prepare: someone else listens on the port.
+    const other = createServer();
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const port = (other.address() as AddressInfo).port;
+    let stderr = '';
+    // Act
+    const code = await main(['daemon', '--config', configFile({ healthz: { port } })], { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
+    other.close();
+    // Assess
+    expect(code).toBe(2);
+    expect(stderr).toBe(`invalid config:\n  daemon.healthz.port: healthz port ${port} is in use (another process listens on 127.0.0.1:${port})\n`);
   });
 
   it('no run going: SIGTERM stops at once with exit 0', async () => {

@@ -1,7 +1,8 @@
 // config/schema.json and config/report.schema.json are generated (npm run schema); they must not drift.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchema, loadConfig } from '../../src/config.ts';
+import { configJsonSchema } from '../../src/config.ts';
+import { loadConfig } from '../../src/config-load.ts';
 import { STARTER_CONFIG } from '../../src/entry/starter.ts';
 import { reportJsonSchema } from '../../src/report/json.ts';
 
