@@ -2,10 +2,11 @@
 // The check that would have found the stale cached answer of the 2020 WebRTC outage in minutes.
 import { z } from 'zod';
 import { formatServerAddress } from '../src/address.ts';
+import { ZONE_NAME_SERVERS } from '../src/bound.ts';
 import { cachedUnderLongerTtl, compareWithZone, describeShape, type AnswerShape } from '../src/compare.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import type { RecordType } from '../src/net/dns.ts';
-import type { Check, CheckContext, CodeDoc, Finding, Target } from '../src/types.ts';
+import type { Check, CheckContext, CodeDoc, DnsQuestion, Finding, Target } from '../src/types.ts';
 import { humanDuration, humanTime } from '../src/units.ts';
 
 const ID = 'dns-consistency';
@@ -226,8 +227,20 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
   description: 'Compares every resolver’s answer for every dialer with the zone’s authoritative answer (CNAME-aware).',
   params,
   codes,
-  targets(inventory, p) {
-    return inventory.dialers.map((name) => ({ name, data: { types: p.recordTypes as RecordType[] } }));
+  *targets(inventory, p) {
+    for (const name of inventory.dialers) yield { name, data: { types: p.recordTypes as RecordType[] } };
+  },
+  questions(target, _p, config) {
+    // Every type at every resolver and authoritative server; without configured ones, the zone's
+    // name servers are found through the first resolver (one SOA question per name).
+    const out: DnsQuestion[] = [];
+    const auth = config.authoritative?.length ? config.authoritative.map((a) => formatServerAddress(a.address)) : [ZONE_NAME_SERVERS];
+    for (const type of target.data.types) {
+      for (const r of config.resolvers) out.push({ server: formatServerAddress(r.address), question: `resolver ${type}` });
+      for (const server of auth) out.push({ server, question: `authoritative ${type}` });
+    }
+    if (!config.authoritative?.length && config.resolvers[0]) out.push({ server: formatServerAddress(config.resolvers[0].address), question: 'resolver SOA' });
+    return out;
   },
   async run(target, _p, ctx) {
     const views = await Promise.all(target.data.types.map((type) => viewName(ctx, target.name, type)));
@@ -259,7 +272,7 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     return findings;
   },
   aggregate(findings, targets, p, config) {
-    const perServer = targets.length * p.recordTypes.length;
+    const perServer = targets.count * p.recordTypes.length;
     let out = fold(findings, 'DNS_TIMEOUT', perServer, false);
     out = fold(out, 'DNS_MALFORMED_REPLY', perServer, false);
     out = fold(out, 'DNS_AUTH_UNREACHABLE', perServer, true);

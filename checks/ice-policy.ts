@@ -74,17 +74,16 @@ export const icePolicy: Check<Params, IceTarget> = {
   description: 'Reads the ICE servers webphones and Asterisk really use (JSON/JS configs, rtp.conf, pjsip.conf, res_stun_monitor.conf; per dialer via {dialer} URLs), flags disallowed ones and probes the rest.',
   params,
   codes,
-  targets(inventory, p) {
+  *targets(inventory, p) {
     const specs = p.sources.map((s) => (typeof s === 'string' ? { location: s } : { location: s.source, format: s.format }));
     const fixed = specs.filter((s) => !s.location.includes(DIALER_PLACEHOLDER));
     const templated = specs.filter((s) => s.location.includes(DIALER_PLACEHOLDER));
-    const out: IceTarget[] = fixed.map((s) => ({ name: s.location, data: { sources: [s] } }));
+    for (const s of fixed) yield { name: s.location, data: { sources: [s] } };
     if (templated.length > 0) {
       for (const dialer of inventory.dialers) {
-        out.push({ name: dialer, data: { dialer, sources: templated.map((s) => ({ ...s, location: s.location.split(DIALER_PLACEHOLDER).join(dialer) })) } });
+        yield { name: dialer, data: { dialer, sources: templated.map((s) => ({ ...s, location: s.location.split(DIALER_PLACEHOLDER).join(dialer) })) } };
       }
     }
-    return out;
   },
   async run(target, p, ctx) {
     const policy = policyOf(ctx.config);

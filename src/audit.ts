@@ -2,13 +2,30 @@
 // target or a crashing check: those become findings, so a run always reports what it learned.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import pLimit from 'p-limit';
 import { checkRegistry } from '../checks/index.ts';
+import { aggregateMeasurements, Aggregator } from './aggregate.ts';
+import { describeBound, QuestionTally, timeBound } from './bound.ts';
 import type { Config } from './config.ts';
 import { staticInventory } from './inventory/static.ts';
 import { BoundedCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
-import type { Check, CheckContext, CheckSummary, Finding, FixRecord, Inventory, Logger, Measurement, Report, Target } from './types.ts';
+import { shardOf } from './shards.ts';
+import type {
+  AuditedTargets,
+  Check,
+  CheckContext,
+  CheckSummary,
+  Finding,
+  FixRecord,
+  Inventory,
+  Logger,
+  Measurement,
+  MetricAggregate,
+  Report,
+  ShardInfo,
+  Target,
+  TimeBound,
+} from './types.ts';
 import { SEVERITY_RANK } from './types.ts';
 
 export const CORE_CODES = {
@@ -16,6 +33,11 @@ export const CORE_CODES = {
     severity: 'warning' as const,
     meaning: 'A check crashed or did not finish within the run budget: that part of the fleet was not audited this run.',
     firstStep: 'Read the message (it names the check, the target and the error); rerun with --only CHECK --target NAME to reproduce, and raise run.budget if the run ran out of time.',
+  },
+  SHARD_FAILED: {
+    severity: 'critical' as const,
+    meaning: 'One shard of a sharded run failed or never reported (a Lambda error or timeout, or a partial report missing from merge): its slice of the fleet was not audited this run.',
+    firstStep: "Read the message (it names the shard and the error) and that shard's log; if it ran out of time, raise run.shards or the Lambda timeout. Alerts of the run are held until every shard reports again.",
   },
   INVENTORY_ERROR: {
     severity: 'critical' as const,
@@ -35,6 +57,10 @@ export interface AuditOptions {
   budgetMs?: number;
   /** Only --force lifts the fixer's safety limits. */
   force?: boolean;
+  /** Audit only this slice of the fleet and report its findings unfolded, without fixes (`--shard I/N`). */
+  shard?: ShardInfo;
+  /** The time between two scheduled runs, to hold the politeness bound against (daemon, Lambda). */
+  intervalMs?: number;
 }
 
 /** What the fixer sees; it plans from findings and applies only when not a dry run. */
@@ -61,6 +87,8 @@ export interface AuditDeps {
   fixer?: (input: FixerInput) => Promise<FixRecord[]>;
   /** Called after each target finishes, for progress displays. */
   onProgress?: (done: number, total: number) => void;
+  /** Every measurement as it is made (`--measurements`); the run itself keeps only aggregates. */
+  onMeasurement?: (m: Measurement) => void;
   /** Scripted STUN/SIP clients for tests; real sockets when absent. */
   stun?: CheckContext['stun'];
   sip?: CheckContext['sip'];
@@ -68,7 +96,7 @@ export interface AuditDeps {
 
 /**
  * How many answers a run keeps for reuse. Checks of one name run close together (see the task
- * order), so a few thousand suffice however large the fleet, and memory stays flat.
+ * order in tasksByName), so a few thousand suffice however large the fleet, and memory stays flat.
  */
 const RUN_CACHE_ENTRIES = 4096;
 
@@ -83,7 +111,7 @@ export function enabledChecks(config: Config, only?: string[]): Check<unknown, T
     .filter((c): c is Check<unknown, Target> => c !== undefined);
 }
 
-function bySeverityThenName(a: Finding, b: Finding): number {
+export function bySeverityThenName(a: Finding, b: Finding): number {
   return (
     SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
     a.check.localeCompare(b.check) ||
@@ -110,10 +138,12 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
   setMaxListeners(0, signal);
 
   const findings: Finding[] = [];
-  const measurements: Measurement[] = [];
   const summaries: Record<string, CheckSummary> = {};
+  const aggregator = new Aggregator();
+  const detail: Measurement[] = [];
   let fixes: FixRecord[] = [];
   let targetCount = 0;
+  let bound: TimeBound | undefined;
 
   try {
     let inventory: Inventory;
@@ -133,78 +163,60 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     for (const problem of inventory.problems ?? []) {
       findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: problem, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
     }
+    // Sorted once, so every check streams its dialers in the same order (see the task order below).
+    inventory = { ...inventory, dialers: [...inventory.dialers].sort() };
 
     const cache = new BoundedCache<Promise<unknown>>(RUN_CACHE_ENTRIES);
-    const limit = pLimit(config.run.concurrency);
     const budgetSpent = new Promise<'timeout'>((resolve) => {
       if (signal.aborted) resolve('timeout');
       signal.addEventListener('abort', () => resolve('timeout'), { once: true });
     });
 
-    interface Planned {
-      check: Check<unknown, Target>;
-      params: unknown;
-      targets: Target[];
-      results: Finding[][];
-      started: number;
-      finished: number;
-    }
-    const planned: Planned[] = [];
-    for (const check of enabledChecks(config, opts.only)) {
-      const params = config.checks[check.id];
-      const started = now();
-      let targets: Target[];
-      try {
-        targets = check.targets(inventory, params, config);
-      } catch (err) {
-        findings.push(checkError(check.id, check.id, `could not list targets: ${(err as Error).message}`));
-        summaries[check.id] = { targets: 0, findings: 1, errors: 1, durationMs: now() - started };
-        continue;
-      }
-      if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
-      planned.push({ check, params, targets, results: [], started, finished: started });
-    }
-    // Target-major order: every check's work on one name runs close together, so what one check
-    // asked about a name is still in the bounded per-run cache when the next check asks again.
-    const tasks = planned
-      .flatMap((plan) => plan.targets.map((target, index) => ({ plan, target, index })))
-      .sort((a, b) => a.target.name.localeCompare(b.target.name));
-    targetCount = tasks.length;
+    // Before anything is asked: how many targets, and how long politeness alone makes the run.
+    const counted = countRun(config, inventory, { ...opts, budgetMs }, now);
+    const plans = counted.plans;
+    bound = counted.bound;
+    targetCount = counted.targets;
+    (bound.fits ? deps.log.info : deps.log.warn)(describeBound(bound, opts.shard ? ` for shard ${opts.shard.index}/${opts.shard.count}` : ''), { boundSeconds: bound.seconds, budgetSeconds: bound.budgetSeconds, targets: targetCount });
+
     let done = 0;
     const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
+    const tasks = tasksByName(plans);
 
-    await Promise.all(
-      tasks.map(({ plan, target, index }) =>
-        limit(async (): Promise<void> => {
-          const { check, params } = plan;
-          const ctx: CheckContext = {
-            ...baseCtx,
-            measure: (m) => measurements.push({ check: check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels }),
-          };
-          plan.results[index] = await runOne(check, target, params, ctx);
-          plan.finished = now();
-          deps.onProgress?.(++done, tasks.length);
-        }),
-      ),
-    );
-
-    for (const plan of planned) {
-      const { check, params, targets } = plan;
-      let own = plan.results.flat();
-      if (check.aggregate) {
-        try {
-          own = check.aggregate(own, targets, params, config);
-        } catch (err) {
-          own.push(checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`));
-        }
-      }
-      findings.push(...own);
-      summaries[check.id] = {
-        targets: targets.length,
-        findings: own.length,
-        errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
-        durationMs: plan.finished - plan.started,
+    /** One check on one target. Its measurements are folded at once; kept per target only if it has findings. */
+    async function runTask(plan: CheckPlan, target: Target): Promise<void> {
+      const own: Measurement[] = [];
+      const ctx: CheckContext = {
+        ...baseCtx,
+        measure: (m) => {
+          const measurement: Measurement = { check: plan.check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels };
+          aggregator.add(measurement, m.target !== undefined);
+          deps.onMeasurement?.(measurement);
+          own.push(measurement);
+        },
       };
+      plan.firstStarted ??= now();
+      const result = await runOne(plan.check, target, plan.params, ctx);
+      plan.finished = now();
+      for (const f of result) plan.raw.push(f);
+      if (result.length > 0) for (const m of own) detail.push(m);
+      deps.onProgress?.(++done, targetCount);
+    }
+
+    // A fixed pool pulls the next task only when one finishes: nothing per target outlives its task.
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (signal.aborted) return;
+        const next = tasks.next();
+        if (next.done) return;
+        await runTask(next.value.plan, next.value.target);
+      }
+    };
+    await Promise.all(Array.from({ length: config.run.concurrency }, worker));
+    // The budget ended first: what was never started is one finding per check, not one per target.
+    for (const { plan, target } of drain(tasks)) {
+      plan.notRun++;
+      if (plan.notRunSample.length < NOT_RUN_SAMPLE) plan.notRunSample.push(target.name);
     }
 
     /** One check on one target: its findings, or a CHECK_ERROR when it crashes or the budget ends first. */
@@ -220,22 +232,158 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       }
     }
 
+    const scope = targetScope(opts);
+    for (const plan of plans) {
+      if (plan.notRun > 0) plan.raw.push(notRunFinding(plan.check.id, plan.notRun, plan.notRunSample, budgetMs));
+      for (const f of plan.listingErrors) plan.raw.push(f);
+      // A shard keeps its findings as they are: the merge folds all shards' findings at once.
+      const own = opts.shard ? plan.raw : foldFindings(plan.check, plan.raw, { count: plan.targets, includes: scope }, plan.params, config);
+      for (const f of own) findings.push(f);
+      summaries[plan.check.id] = {
+        targets: plan.targets,
+        findings: own.length,
+        errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
+        durationMs: (plan.finished ?? plan.listed) - (plan.firstStarted ?? plan.listed),
+      };
+      plan.raw = [];
+    }
+
     if (config.run.vantage) for (const f of findings) f.vantage = config.run.vantage;
     findings.sort(bySeverityThenName);
 
-    if (deps.fixer) {
-      try {
-        fixes = await deps.fixer({ findings, inventory, config, dryRun, force: opts.force ?? false, runId, deadline, signal, log: deps.log });
-      } catch (err) {
-        findings.push(checkError('fix', 'fix', `the fixer crashed: ${(err as Error).message}`));
-      }
+    if (deps.fixer && !opts.shard) {
+      fixes = await applyFixes(deps.fixer, findings, { inventory, config, dryRun, force: opts.force ?? false, runId, deadline, signal, log: deps.log });
     }
   } finally {
     clearTimeout(budgetTimer);
     deps.signal?.removeEventListener('abort', onOuterAbort);
   }
 
-  return buildReport({ runId, started, finished: now(), config, dryRun, findings, fixes, measurements, summaries, targetCount });
+  const report = buildReport({ runId, started, finished: now(), config, dryRun, findings, fixes, aggregates: aggregator.result(), measurements: detail, summaries, targetCount });
+  if (bound) report.summary.bound = bound;
+  if (opts.shard) report.shard = { ...opts.shard };
+  return report;
+}
+
+/**
+ * The run before it starts: each enabled check's targets counted (streamed, not kept) and the
+ * politeness bound of their DNS questions. `validate` calls it with the config's own inventory.
+ */
+export function countRun(config: Config, inventory: Inventory, opts: AuditOptions = {}, now: () => number = Date.now): { plans: CheckPlan[]; bound: TimeBound; targets: number } {
+  const plans = planChecks(config, inventory, opts, now);
+  const tally = new QuestionTally();
+  for (const { plan, target } of tasksByName(plans)) {
+    plan.targets++;
+    tally.add(plan.check.id, target.name, plan.check.questions?.(target, plan.params, config) ?? []);
+  }
+  const bound = timeBound({ config, tally: tally.done(), budgetMs: opts.budgetMs ?? config.run.budget, intervalMs: opts.intervalMs });
+  return { plans, bound, targets: plans.reduce((n, p) => n + p.targets, 0) };
+}
+
+/** Plans the fixes from the findings and applies them unless a dry run; a crash is a finding, not a lost run. */
+export async function applyFixes(fixer: NonNullable<AuditDeps['fixer']>, findings: Finding[], input: Omit<FixerInput, 'findings'>): Promise<FixRecord[]> {
+  try {
+    return await fixer({ findings, ...input });
+  } catch (err) {
+    findings.push(checkError('fix', 'fix', `the fixer crashed: ${(err as Error).message}`));
+    return [];
+  }
+}
+
+/** A check's aggregate() pass over its findings; a crash keeps the findings and adds a CHECK_ERROR. */
+export function foldFindings(check: Check<unknown, Target>, findings: Finding[], targets: AuditedTargets, params: unknown, config: Config): Finding[] {
+  if (!check.aggregate) return findings;
+  try {
+    return check.aggregate(findings, targets, params, config);
+  } catch (err) {
+    return [...findings, checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`)];
+  }
+}
+
+/** How many not-started targets a budget CHECK_ERROR names. */
+const NOT_RUN_SAMPLE = 20;
+
+function notRunFinding(check: string, count: number, sample: string[], budgetMs: number): Finding {
+  const f = checkError(check, check, `${count} target${count === 1 ? '' : 's'} not audited: the run budget of ${budgetMs / 1000} s was spent first (${sample.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''})`);
+  f.evidence = { notRun: count, targets: sample };
+  return f;
+}
+
+/** The names the run's filters let through: --target, and the shard's slice of the fleet. */
+export function targetScope(opts: Pick<AuditOptions, 'targets' | 'shard'>): (name: string) => boolean {
+  const wanted = opts.targets ? new Set(opts.targets) : undefined;
+  const shard = opts.shard;
+  return (name) => (!wanted || wanted.has(name)) && (!shard || shardOf(name, shard.count) === shard.index);
+}
+
+interface CheckPlan {
+  check: Check<unknown, Target>;
+  params: unknown;
+  /** A fresh stream of this check's targets, filtered by the run's scope. */
+  stream(): Iterator<Target>;
+  targets: number;
+  raw: Finding[];
+  listed: number;
+  firstStarted?: number;
+  finished?: number;
+  notRun: number;
+  notRunSample: string[];
+  /** A check whose targets() throws: one CHECK_ERROR, the rest of the run goes on. */
+  listingErrors: Finding[];
+}
+
+function planChecks(config: Config, inventory: Inventory, opts: AuditOptions, now: () => number): CheckPlan[] {
+  const scope = targetScope(opts);
+  return enabledChecks(config, opts.only).map((check) => {
+    const params = config.checks[check.id];
+    const plan: CheckPlan = {
+      check,
+      params,
+      targets: 0,
+      raw: [],
+      listed: now(),
+      notRun: 0,
+      notRunSample: [],
+      listingErrors: [],
+      stream: () => listTargets(plan, inventory, config, scope),
+    };
+    return plan;
+  });
+}
+
+function* listTargets(plan: CheckPlan, inventory: Inventory, config: Config, scope: (name: string) => boolean): Generator<Target> {
+  try {
+    for (const target of plan.check.targets(inventory, plan.params, config)) if (scope(target.name)) yield target;
+  } catch (err) {
+    // Listed twice (counting, then running): one finding.
+    if (plan.listingErrors.length === 0) plan.listingErrors.push(checkError(plan.check.id, plan.check.id, `could not list targets: ${(err as Error).message}`));
+  }
+}
+
+/**
+ * Target-major order: every check's stream merged by name, so each check's work on one name runs
+ * close together and what one check asked about a name is still in the bounded per-run cache when
+ * the next asks again. Streams sorted by name merge perfectly; others still run, just less close.
+ */
+function* tasksByName(plans: CheckPlan[]): Generator<{ plan: CheckPlan; target: Target }> {
+  const heads: { plan: CheckPlan; it: Iterator<Target>; head: IteratorResult<Target> }[] = [];
+  for (const plan of plans) {
+    const it = plan.stream();
+    const head = it.next();
+    if (!head.done) heads.push({ plan, it, head });
+  }
+  while (heads.length > 0) {
+    let best = 0;
+    for (let i = 1; i < heads.length; i++) if ((heads[i].head.value as Target).name < (heads[best].head.value as Target).name) best = i;
+    const h = heads[best];
+    yield { plan: h.plan, target: h.head.value as Target };
+    h.head = h.it.next();
+    if (h.head.done) heads.splice(best, 1);
+  }
+}
+
+function* drain<T>(it: Iterator<T>): Generator<T> {
+  for (let next = it.next(); !next.done; next = it.next()) yield next.value;
 }
 
 function checkError(check: string, target: string, message: string): Finding {
@@ -250,7 +398,9 @@ export function buildReport(input: {
   dryRun: boolean;
   findings: Finding[];
   fixes: FixRecord[];
+  /** Per-target measurements of targets with findings; folded into `aggregates` when those are not given. */
   measurements?: Measurement[];
+  aggregates?: MetricAggregate[];
   summaries: Record<string, CheckSummary>;
   targetCount: number;
 }): Report {
@@ -259,7 +409,7 @@ export function buildReport(input: {
   const failed =
     input.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) || input.fixes.some((f) => f.status === 'failed');
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     runId: input.runId,
     startedAt: new Date(input.started).toISOString(),
     finishedAt: new Date(input.finished).toISOString(),
@@ -275,6 +425,7 @@ export function buildReport(input: {
       failOn,
       failed,
     },
+    aggregates: input.aggregates ?? aggregateMeasurements(input.measurements ?? []),
     findings: input.findings,
     fixes: input.fixes,
     measurements: input.measurements ?? [],

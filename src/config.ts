@@ -156,6 +156,12 @@ const runSchema = z.strictObject({
   failOn: severity.default('warning'),
   /** Where this run looks from (a region, a host); tags every finding. */
   vantage: z.string().min(1).optional(),
+  /** Every per-target measurement as a JSON log line while the run goes (the report keeps aggregates). */
+  measurements: z.boolean().default(false),
+  /** Shards of a run on AWS (the Step Functions state machine); default: as many as the politeness bound needs. */
+  shards: z.number().int().min(1).max(1000).optional(),
+  /** Shards running at once; they share each server's qps, so a server never sees more than dns.qps. */
+  shardConcurrency: z.number().int().min(1).max(40).default(1),
 });
 
 const awsSchema = z.strictObject({

@@ -1,6 +1,7 @@
 // Several vantage points (Lambda regions, daemon hosts) audit the same fleet; resolvers' caches
 // differ by place, so a problem seen from some of them only is a clue in itself (the 2020 outage
 // hit only some customers). Pure: reports in, the split out.
+import { mergeAggregates } from './aggregate.ts';
 import { buildReport } from './audit.ts';
 import type { Config } from './config.ts';
 import type { CheckSummary, Finding, Report, Severity, VantageSplit, VantageSummary } from './types.ts';
@@ -100,6 +101,7 @@ export function mergeReports(reports: Report[]): Report {
     dryRun: reports.every((r) => r.dryRun),
     findings,
     fixes: reports.flatMap((r) => r.fixes),
+    aggregates: mergeAggregates(runs.map(({ report }) => report.aggregates), (i) => ({ vantage: runs[i].vantage })),
     measurements: runs.flatMap(({ vantage, report }) => report.measurements.map((m) => ({ ...m, labels: { ...m.labels, vantage } }))),
     summaries,
     targetCount: Math.max(...reports.map((r) => r.summary.targets)),

@@ -1,9 +1,15 @@
 // The command line: parse, load config, run the job, print the report, exit 0 / 1 / 2.
+import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { runJob } from '../job.ts';
+import { countRun } from '../audit.ts';
+import { describeBound, scheduleIntervalMs } from '../bound.ts';
+import { staticInventory } from '../inventory/static.ts';
+import { mergeJob, runJob } from '../job.ts';
+import { parseShard, politeShard, ShardMergeError, sortForMerge } from '../shards.ts';
+import type { Measurement } from '../types.ts';
 import { createLogger } from '../log.ts';
 import { formatJson, reportSchema } from '../report/json.ts';
 import { formatMarkdown } from '../report/markdown.ts';
@@ -47,6 +53,25 @@ export function renderReport(report: Report, format: string, io: CliIo): string 
   return formatText(report, { color, width: 80 });
 }
 
+/** The schedule a run is held against: Lambda's (DIALER_AUDIT_SCHEDULE), else the daemon's. */
+export function scheduleOf(config: Config, env: NodeJS.ProcessEnv): number | undefined {
+  const expression = env.DIALER_AUDIT_SCHEDULE || config.daemon?.schedule;
+  return expression ? scheduleIntervalMs(expression) : undefined;
+}
+
+/** --measurements FILE: JSON lines appended as measurements are made, so the run holds none of them. */
+async function measurementFile(file: string): Promise<{ write(m: Measurement): void; close(): Promise<void> }> {
+  const stream = createWriteStream(file, { flags: 'w' });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`--measurements: cannot write ${file} (${err.code ?? err.message})`)));
+  });
+  return {
+    write: (m) => void stream.write(JSON.stringify(m) + '\n'),
+    close: () => new Promise<void>((resolve) => stream.end(() => resolve())),
+  };
+}
+
 function progress(io: CliIo): ((done: number, total: number) => void) | undefined {
   if (!io.stderr.isTTY) return undefined;
   const started = Date.now();
@@ -78,28 +103,40 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
     .option('--only <checks>', 'run only these checks (comma-separated ids)', list)
     .option('--target <names>', 'audit only these targets (comma-separated names)', list)
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['critical', 'warning', 'info']))
+    .option('--shard <I/N>', 'audit only shard I of N (a stable slice of the fleet) and write a partial report for `merge`')
+    .option('--measurements <file>', 'stream every per-target measurement to FILE as JSON lines while the run goes')
     .addHelpText(
       'after',
       `
 Examples:
   dialer-audit audit --config dialer-audit.yaml
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
+  dialer-audit audit --config dialer-audit.yaml --shard 2/4 --format json > shard-2.json
   dialer-audit audit --config dialer-audit.yaml --notify    # alert state, Slack/email notices, metrics
   dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
   dialer-audit audit --config dialer-audit.yaml --fix
 
 Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the config or the command line is wrong.`,
     )
-    .action(async (opts: { config: string; format: string; fix: boolean; force: boolean; notify: boolean; only?: string[]; target?: string[]; failOn?: Config['run']['failOn'] }) => {
-      const config = await loadConfig(opts.config);
+    .action(async (opts: { config: string; format: string; fix: boolean; force: boolean; notify: boolean; only?: string[]; target?: string[]; failOn?: Config['run']['failOn']; shard?: string; measurements?: string }) => {
+      let config = await loadConfig(opts.config);
       if (opts.failOn) config.run.failOn = opts.failOn;
       if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
       checkOnly(config, opts.only);
+      const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+      if (opts.shard !== undefined && !shard) throw new UsageError(`--shard: expected I/N with 1 ≤ I ≤ N, such as 2/4 (got "${opts.shard}")`);
+      if (shard && (opts.fix || opts.notify)) throw new UsageError(`--shard: a shard only reports; apply fixes and send notices once, with \`dialer-audit merge --config ${opts.config} --fix --notify\` over all shards' reports`);
+      if (shard) config = politeShard(config, shard);
       const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
-      const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io) };
-      const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
-      io.stdout.write(renderReport(report, opts.format, io));
-      onExit(report.summary.failed ? EXIT.findings : EXIT.ok);
+      const measurements = opts.measurements === undefined ? undefined : await measurementFile(opts.measurements);
+      const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io), ...(measurements ? { onMeasurement: measurements.write } : {}) };
+      try {
+        const report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify, shard, intervalMs: scheduleOf(config, io.env) });
+        io.stdout.write(renderReport(report, opts.format, io));
+        onExit(report.summary.failed ? EXIT.findings : EXIT.ok);
+      } finally {
+        await measurements?.close();
+      }
     });
 
   program
@@ -111,6 +148,12 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the conf
       const config = await loadConfig(opts.config);
       const checks = Object.keys(config.checks);
       io.stdout.write(`${opts.config}: valid (${checks.length} check${checks.length === 1 ? '' : 's'}: ${checks.join(', ') || 'none'})\n`);
+      // The time the run needs at its politeness, before it ever runs; zones are counted when read.
+      const inventory = staticInventory(config);
+      const { bound, targets } = countRun(config, { ...inventory, dialers: [...inventory.dialers].sort() }, { intervalMs: scheduleOf(config, io.env) });
+      const zones = config.targets.zones.length;
+      const extra = ` for ${targets.toLocaleString('en-US')} target${targets === 1 ? '' : 's'}${zones ? ` (plus the dialers of ${zones} Route 53 zone${zones === 1 ? '' : 's'}, counted when the run reads them)` : ''}`;
+      io.stdout.write(`${bound.fits ? '' : 'WARNING: '}${describeBound(bound, extra)}\n`);
       onExit(EXIT.ok);
     });
 
@@ -154,19 +197,24 @@ Logs: JSON lines on stderr (human lines on a terminal).`,
 
   program
     .command('merge')
-    .description('Merge JSON reports from several vantage points (regions, hosts) and say which problems only some of them see.')
-    .argument('<reports...>', 'JSON reports (audit --format json, or a Lambda invoked with {"report":"full"})')
+    .description('Merge JSON reports: the shards of one run into one report, and reports from several vantage points (regions, hosts), saying which problems only some of them see.')
+    .argument('<reports...>', 'JSON reports (audit --format json, audit --shard I/N, or a Lambda invoked with {"report":"full"})')
     .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('-c, --config <file>', 'the config the shards ran with (needed to merge shard partials)')
+    .option('--fix', 'with --config: apply the merged run\'s TTL fixes through Route 53', false)
+    .option('--force', 'apply even when the plan is over a safety limit (with --fix)', false)
+    .option('--notify', 'with --config: update the alert state and send notices for the merged run', false)
     .addHelpText(
       'after',
       `
 Examples:
   dialer-audit merge us-east-1.json eu-west-1.json ap-southeast-1.json
   dialer-audit merge --format markdown reports/*.json > vantage.md
+  dialer-audit merge --config dialer-audit.yaml --notify shard-1.json shard-2.json shard-3.json shard-4.json
 
 Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2 a report is unreadable.`,
     )
-    .action(async (files: string[], opts: { format: string }) => {
+    .action(async (files: string[], opts: { format: string; config?: string; fix: boolean; force: boolean; notify: boolean }) => {
       const reports: Report[] = [];
       for (const file of files) {
         let text: string;
@@ -188,7 +236,28 @@ Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2
         }
         reports.push(result.data as Report);
       }
-      const merged = mergeReports(reports);
+      if ((opts.fix || opts.notify) && !opts.config) throw new UsageError(`--${opts.fix ? 'fix' : 'notify'}: needs --config FILE (the config the runs used)`);
+      if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
+      const { shardRuns, whole } = sortForMerge(reports);
+      if (shardRuns.length > 0 && !opts.config) {
+        throw new UsageError('merging shard partials needs --config FILE (the config the shards ran with): each check folds all shards\' findings with it');
+      }
+      const config = opts.config ? await loadConfig(opts.config) : undefined;
+      const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
+      if ((opts.fix || opts.notify) && (shardRuns.length !== 1 || whole.length > 0)) {
+        throw new UsageError(`--${opts.fix ? 'fix' : 'notify'}: only for the shard partials of one run (fixes and notices of whole runs were made by those runs)`);
+      }
+      const deps = config && (opts.fix || opts.notify) ? await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') }) : { log };
+      const runs: Report[] = [...whole];
+      for (const partials of shardRuns) {
+        try {
+          runs.push(await mergeJob(config!, partials, deps, { notify: opts.notify, dryRun: !opts.fix, force: opts.force }));
+        } catch (err) {
+          if (err instanceof ShardMergeError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      const merged = runs.length === 1 ? runs[0] : mergeReports(runs);
       io.stdout.write(renderReport(merged, opts.format, io));
       onExit(merged.summary.failed ? EXIT.findings : EXIT.ok);
     });

@@ -24,7 +24,7 @@ export function formatMarkdown(report: Report): string {
     out.push('', `## Seen from some vantage points only (${split.partial.length} of ${split.partial.length + split.everywhere})`, '', `Vantage points: ${split.vantages.join(', ')}.`, '');
     out.push(...split.partial.map((s) => `- ${escapeCell(describeSplit(s))}`));
   }
-  const scorecard = formatScorecardMarkdown(report.measurements);
+  const scorecard = formatScorecardMarkdown(report.aggregates);
   if (scorecard) out.push('', scorecard.replace(/^### /, '## ').trimEnd());
   const plan = renderPlanMarkdown(report.fixes);
   if (plan.length) out.push('', `## TTL fixes${report.dryRun ? ' (dry run)' : ''}`, '', ...plan);

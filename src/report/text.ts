@@ -1,5 +1,6 @@
 // The terminal report: grouped by severity, each finding on its own (wrapped) line with its
 // first step underneath, a summary line last. Readable in 80 columns; colour only when asked.
+import { describeBound } from '../bound.ts';
 import { renderPlanText } from '../fix/render.ts';
 import { formatScorecardText } from './scorecard.ts';
 import type { Finding, Report, Severity } from '../types.ts';
@@ -37,6 +38,8 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
   const checks = Object.keys(report.summary.checks).length;
   const header = `dialer-audit run ${report.runId}${report.dryRun ? ' (dry run)' : ''}${report.vantage ? ` from ${report.vantage}` : ''}: ${report.summary.targets} targets, ${checks} check${checks === 1 ? '' : 's'}, ${durationSeconds(report)} s`;
   out.push(...wrap(header, width, '', '  ').map((l) => paint('dim', l)));
+  const bound = report.summary.bound;
+  if (bound) out.push(...wrap(describeBound(bound), width, '', '  ').map((l) => paint(bound.fits ? 'dim' : 'warning', l)));
   for (const [severity, findings] of groupBySeverity(report.findings)) {
     out.push('', paint(severity, `${severity.toUpperCase()} (${findings.length})`));
     for (const f of findings) out.push(...formatFinding(f, width, paint));
@@ -47,7 +50,7 @@ export function formatText(report: Report, opts: TextOptions = {}): string {
     for (const s of split.partial) out.push(...wrap(describeSplit(s), width, '  ', '      '));
     out.push(...wrap('Caches differ by place: flush at the resolver named, from where it is seen.', width, '    → ', '      '));
   }
-  const scorecard = formatScorecardText(report.measurements);
+  const scorecard = formatScorecardText(report.aggregates);
   if (scorecard) out.push('', scorecard.trimEnd());
   const plan = renderPlanText(report.fixes);
   if (plan.length) out.push('', paint('dim', report.dryRun ? 'TTL fixes (dry run: nothing changed; rerun with --fix to apply)' : 'TTL fixes'), ...plan);
