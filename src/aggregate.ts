@@ -52,27 +52,35 @@ function addValue(a: MetricAggregate, value: number): void {
 /** Folds measurements into aggregates as they arrive; memory grows with distinct label sets only. */
 export class Aggregator {
   readonly #byKey = new Map<string, MetricAggregate>();
+  /** The same series by its labels in the order a check writes them: no sorting on the hot path. */
+  readonly #bySignature = new Map<string, MetricAggregate>();
   readonly #seriesPerCheck = new Map<string, number>();
 
   /** `subject`: the measurement named a subject of its own (a server, a zone); it becomes the `target` label. */
   add(m: Measurement, subject: boolean): void {
-    let labels: Record<string, string> = subject ? { ...m.labels, target: m.target } : { ...m.labels };
-    let key = labelKey(m.check, m.metric, labels);
-    let a = this.#byKey.get(key);
+    let signature = `${m.check}\u0000${m.metric}\u0000${subject ? m.target : ''}`;
+    for (const k in m.labels) signature += `\u0000${k}=${m.labels[k]}`;
+    let a = this.#bySignature.get(signature);
     if (!a) {
       const series = this.#seriesPerCheck.get(m.check) ?? 0;
-      if (subject && series >= MAX_SERIES_PER_CHECK) {
-        labels = { ...m.labels };
-        key = labelKey(m.check, m.metric, labels);
-        a = this.#byKey.get(key);
-      }
-      if (!a) {
-        a = fresh(m.check, m.metric, labels);
-        this.#byKey.set(key, a);
-        this.#seriesPerCheck.set(m.check, series + 1);
-      }
+      const keepSubject = subject && series < MAX_SERIES_PER_CHECK;
+      a = this.#series(m, keepSubject);
+      // A subject left out past the cap is not remembered either: nothing here grows per target.
+      if (keepSubject || !subject) this.#bySignature.set(signature, a);
     }
     addValue(a, m.value);
+  }
+
+  #series(m: Measurement, keepSubject: boolean): MetricAggregate {
+    const labels: Record<string, string> = keepSubject ? { ...m.labels, target: m.target } : { ...m.labels };
+    const key = labelKey(m.check, m.metric, labels);
+    let a = this.#byKey.get(key);
+    if (!a) {
+      a = fresh(m.check, m.metric, labels);
+      this.#byKey.set(key, a);
+      this.#seriesPerCheck.set(m.check, (this.#seriesPerCheck.get(m.check) ?? 0) + 1);
+    }
+    return a;
   }
 
   /** The aggregates, in a stable order, ready for the report. */
