@@ -1,36 +1,47 @@
-// `npm run bench`: speed and memory, measured against references in the same run on the same lab.
+// `npm run bench`: speed, memory and size, measured against references in the same run on the same lab.
 //   DNS: 2,000 dialers × 3 resolvers × (A, AAAA) through our client, through Node's built-in
 //        resolver (c-ares) and through dnsperf (the ceiling); ratios, medians of 3 rounds.
-//   The whole audit of that fleet as the CLI runs it: wall time and peak RSS.
+//   The whole audit as the CLI runs it, a clean fleet of 2,000 and of 50,000 dialers on one lab
+//   of 50,000 names, at a fixed politeness: wall time against the politeness bound, peak RSS,
+//   the JSON report's size and the Prometheus series; then a fleet with problems audited in one
+//   run and in 4 shards merged, which must report the same findings.
 //   The Lambda bundle's size and cold import time against a bare `node -e ''` (bench/bundle.ts).
-// Targets: ours ≥ 1.0× Node's resolver; peak RSS ≤ 150 MB.
+// Targets: ours ≥ 1.0× Node's resolver; RSS(50k) ≤ 1.3 × RSS(2k) and ≤ 200 MB; clean JSON at 2k
+// ≤ 50 KB; ≤ 1,000 Prometheus series at 50k; wall ≤ 1.1 × the politeness bound; shards = one run.
 import { execFile, spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
-import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { parseServerAddress } from '../src/address.ts';
 import { UdpTcpDnsClient, type RecordType } from '../src/net/dns.ts';
+import { prometheusSeries } from '../src/report/metrics.ts';
+import type { Report } from '../src/types.ts';
 import { ensureLabPackages, startDnsLab, type DnsLab } from '../test/lab/dns-lab.ts';
 
 const run = promisify(execFile);
 const DIALERS = 2000;
+const FLEET = 50_000;
+/** Per server, for the whole-audit runs (half of Google's per-client rate): the bound decides the wall time. */
+const QPS = 750;
+const SHARD_FLEET = 400;
 const TYPES: RecordType[] = ['A', 'AAAA'];
 const IN_FLIGHT_PER_RESOLVER = 64;
 const ROUNDS = 3;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const names = Array.from({ length: DIALERS }, (_, i) => `d${String(i + 1).padStart(4, '0')}.dialer.test`);
+const names = Array.from({ length: FLEET }, (_, i) => `d${String(i + 1).padStart(5, '0')}.dialer.test`);
+const microNames = names.slice(0, DIALERS);
 
 async function ourClient(lab: DnsLab): Promise<{ qps: number; failures: number }> {
   const client = new UdpTcpDnsClient({ timeoutMs: 2000, retries: 2, ednsBufferSize: 1232, limitsFor: () => ({ qps: 1e9, concurrency: IN_FLIGHT_PER_RESOLVER }) });
   const servers = lab.resolvers.map((r) => parseServerAddress(r.address, 53)!);
   const started = performance.now();
-  const results = await Promise.all(servers.flatMap((server) => names.flatMap((name) => TYPES.map((type) => client.query({ server, name, type, recursionDesired: true })))));
+  const results = await Promise.all(servers.flatMap((server) => microNames.flatMap((name) => TYPES.map((type) => client.query({ server, name, type, recursionDesired: true })))));
   const seconds = (performance.now() - started) / 1000;
   return { qps: results.length / seconds, failures: results.filter((r) => !r.ok).length };
 }
@@ -45,7 +56,7 @@ async function nodeResolver(lab: DnsLab): Promise<{ qps: number; failures: numbe
       resolver.setServers([r.address]);
       const limit = pLimit(IN_FLIGHT_PER_RESOLVER);
       await Promise.all(
-        names.flatMap((name) =>
+        microNames.flatMap((name) =>
           TYPES.map((type) =>
             limit(async () => {
               count++;
@@ -66,7 +77,7 @@ async function nodeResolver(lab: DnsLab): Promise<{ qps: number; failures: numbe
 
 async function dnsperf(lab: DnsLab, dir: string): Promise<{ qps: number } | { unavailable: string }> {
   const file = path.join(dir, 'queries.txt');
-  await writeFile(file, names.flatMap((n) => TYPES.map((t) => `${n} ${t}`)).join('\n') + '\n');
+  await writeFile(file, microNames.flatMap((n) => TYPES.map((t) => `${n} ${t}`)).join('\n') + '\n');
   try {
     const outputs = await Promise.all(
       lab.resolvers.map((r) => {
@@ -81,40 +92,104 @@ async function dnsperf(lab: DnsLab, dir: string): Promise<{ qps: number } | { un
   }
 }
 
-async function wholeAudit(lab: DnsLab, dir: string): Promise<{ seconds: number; maxRssMb: number; exitCode: number; findings: number }> {
-  const configFile = path.join(dir, 'bench.yaml');
+interface AuditRun {
+  seconds: number;
+  maxRssMb: number;
+  exitCode: number;
+  output: string;
+}
+
+/** One command of the installed CLI (bin/dialer-audit: Node with its GC flags) in a process of its own. */
+async function cli(args: string[]): Promise<AuditRun> {
+  const hook = pathToFileURL(path.join(root, 'bench/rusage.mjs')).href;
+  const started = performance.now();
+  const child = spawn(path.join(root, 'bin/dialer-audit'), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: `--import=${hook}` } });
+  let output = '';
+  let log = '';
+  let usage = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (log += d));
+  child.stdio[3]!.on('data', (d) => (usage += d));
+  const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  if (exitCode > 1) throw new Error(`dialer-audit ${args.join(' ')} exited ${exitCode}:\n${log}`);
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, maxRssMb: (JSON.parse(usage) as { maxRssKb: number }).maxRssKb / 1024, exitCode, output };
+}
+
+/** A config over the lab with its dialers in a list file (a 50,000-line YAML costs ~100 MB to parse). */
+async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: string[], extra: string[] = []): Promise<string> {
+  const list = path.join(dir, `${name}.txt`);
+  await writeFile(list, dialers.join('\n') + '\n');
+  const file = path.join(dir, `${name}.yaml`);
   await writeFile(
-    configFile,
+    file,
     [
       'resolvers:',
       ...lab.resolvers.map((r) => `  - { name: ${r.name}, address: "${r.address}" }`),
+      ...extra,
       'authoritative:',
       ...lab.authoritative.map((a) => `  - { name: ${a.name}, address: "${a.address}" }`),
       'targets:',
-      '  dialers:',
-      ...names.map((n) => `    - ${n}`),
+      `  dialersFile: ${name}.txt`,
       'checks:',
       '  dns-consistency: { recordTypes: [A, AAAA] }',
-      // The lab is ours: no politeness limit needed beyond the in-flight bound.
-      `dns: { qps: 1000000, concurrency: ${IN_FLIGHT_PER_RESOLVER} }`,
+      `dns: { qps: ${QPS}, concurrency: 16, timeout: 400ms, retries: 1 }`,
+      'run: { budget: 10m }',
       '',
     ].join('\n'),
   );
-  if (!existsSync(path.join(root, 'dist/cli.js'))) await run('npm', ['run', 'build'], { cwd: root });
-  const script = `
-    import { main } from ${JSON.stringify(path.join(root, 'dist/cli.js'))};
-    let out = '';
-    const started = performance.now();
-    const code = await main(['audit', '--config', ${JSON.stringify(configFile)}, '--format', 'json'], { stdout: { write: (s) => (out += s) }, stderr: process.stderr, env: process.env });
-    const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(JSON.stringify({ code, seconds, maxRssKb: process.resourceUsage().maxRSS, findings: (out.match(/"code": "/g) ?? []).length }));
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  await new Promise((resolve) => child.on('exit', resolve));
-  const r = JSON.parse(stdout) as { code: number; seconds: number; maxRssKb: number; findings: number };
-  return { seconds: r.seconds, maxRssMb: r.maxRssKb / 1024, exitCode: r.code, findings: r.findings };
+  return file;
+}
+
+interface FleetNumbers {
+  dialers: number;
+  seconds: number;
+  boundSeconds: number;
+  maxRssMb: number;
+  jsonBytes: number;
+  series: number;
+  findings: number;
+  exitCode: number;
+}
+
+async function cleanFleet(lab: DnsLab, dir: string, dialers: number): Promise<FleetNumbers> {
+  const config = await fleetConfig(lab, dir, `clean-${dialers}`, names.slice(0, dialers));
+  const run = await cli(['audit', '--config', config, '--format', 'json']);
+  const report = JSON.parse(run.output) as Report;
+  return {
+    dialers,
+    seconds: run.seconds,
+    boundSeconds: report.summary.bound?.seconds ?? NaN,
+    maxRssMb: run.maxRssMb,
+    jsonBytes: Buffer.byteLength(run.output),
+    series: prometheusSeries(report),
+    findings: report.findings.length,
+    exitCode: run.exitCode,
+  };
+}
+
+/**
+ * A fleet with problems, audited in one run and in 4 shards merged: names missing from the zone,
+ * and a resolver that answers nothing (its timeouts fold into one finding over all shards).
+ */
+async function shardsAgainstOneRun(lab: DnsLab, dir: string): Promise<{ one: string[]; merged: string[]; shards: number[] }> {
+  const fleet = [...names.slice(0, SHARD_FLEET - 10), ...Array.from({ length: 10 }, (_, i) => `missing${i}.dialer.test`)];
+  // Its own in-flight bound, so waiting out its timeouts does not make the bench slow.
+  const dead = [`  - { name: dead, address: "${lab.deadAddress}", concurrency: 200 }`];
+  const config = await fleetConfig(lab, dir, 'problems', fleet, dead);
+  const key = (r: Report) => r.findings.map((f) => `${f.severity} ${f.code} ${f.target}${f.resolver ? ` @${f.resolver}` : ''}: ${f.message}`).sort();
+  const one = JSON.parse((await cli(['audit', '--config', config, '--format', 'json'])).output) as Report;
+  const files: string[] = [];
+  const shards: number[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const file = path.join(dir, `shard-${i}.json`);
+    const run = await cli(['audit', '--config', config, '--shard', `${i}/4`, '--format', 'json']);
+    await writeFile(file, run.output);
+    shards.push((JSON.parse(run.output) as Report).summary.targets);
+    files.push(file);
+  }
+  const merged = JSON.parse((await cli(['merge', '--config', config, '--format', 'json', ...files])).output) as Report;
+  return { one: key(one), merged: key(merged), shards };
 }
 
 async function bundleNumbers(): Promise<string> {
@@ -124,6 +199,8 @@ async function bundleNumbers(): Promise<string> {
 
 async function main(): Promise<void> {
   await ensureLabPackages();
+  // The CLI as it ships: built fresh, so the numbers are this tree's.
+  await run('npm', ['run', 'build'], { cwd: root });
   const dir = await mkdtemp(path.join(tmpdir(), 'dialer-audit-bench-'));
   const lab = await startDnsLab({
     dir,
@@ -149,10 +226,16 @@ async function main(): Promise<void> {
       else dnsperfNote = d.unavailable;
       failures = { ours: failures.ours + o.failures, node: failures.node + n.failures };
     }
-    const audit = await wholeAudit(lab, dir);
+    const small = await cleanFleet(lab, dir, DIALERS);
+    const large = await cleanFleet(lab, dir, FLEET);
+    const shards = await shardsAgainstOneRun(lab, dir);
     const bundle = await bundleNumbers();
 
     const q = (x: number) => `${Math.round(x).toLocaleString('en-US')} q/s`;
+    const n = (x: number) => x.toLocaleString('en-US');
+    const fleet = (f: FleetNumbers) =>
+      `  ${n(f.dialers).padStart(6)} dialers: ${f.seconds.toFixed(1)} s wall / ${f.boundSeconds.toFixed(1)} s bound = ${(f.seconds / f.boundSeconds).toFixed(2)}×, peak RSS ${f.maxRssMb.toFixed(1)} MB, JSON report ${(f.jsonBytes / 1024).toFixed(1)} KB, ${n(f.series)} Prometheus series, ${f.findings} findings, exit ${f.exitCode}`;
+    const same = shards.one.length === shards.merged.length && shards.one.every((k, i) => k === shards.merged[i]);
     const lines = [
       `DNS: ${DIALERS} dialers × ${lab.resolvers.length} resolvers × (${TYPES.join(', ')}) = ${DIALERS * lab.resolvers.length * TYPES.length} queries, ${IN_FLIGHT_PER_RESOLVER} in flight per resolver, median of ${ROUNDS} rounds`,
       `  ours (dns-packet over dgram)   ${q(median(ours))}   failures ${failures.ours}`,
@@ -160,7 +243,15 @@ async function main(): Promise<void> {
       ceiling.length ? `  dnsperf (ceiling)              ${q(median(ceiling))}` : `  dnsperf unavailable: ${dnsperfNote}`,
       `  ratio ours / node resolver     ${(median(ours) / median(node)).toFixed(2)}×   (target ≥ 1.00×)`,
       ceiling.length ? `  ratio ours / dnsperf           ${(median(ours) / median(ceiling)).toFixed(2)}×` : '',
-      `Whole audit (CLI, ${DIALERS} dialers, 3 resolvers + knot, A+AAAA): ${audit.seconds.toFixed(2)} s wall, peak RSS ${audit.maxRssMb.toFixed(1)} MB (target ≤ 150 MB), exit ${audit.exitCode}, ${audit.findings} findings`,
+      `Whole audit (CLI, clean fleet, ${lab.resolvers.length} resolvers + knot, A+AAAA, ${QPS} q/s per server, one lab of ${n(FLEET)} names):`,
+      fleet(small),
+      fleet(large),
+      `  RSS(${n(FLEET)}) / RSS(${n(DIALERS)})        ${(large.maxRssMb / small.maxRssMb).toFixed(2)}×   (target ≤ 1.30×, and ≤ 200 MB)`,
+      `  clean JSON report at ${n(DIALERS)}      ${(small.jsonBytes / 1024).toFixed(1)} KB   (target ≤ 50 KB)`,
+      `  Prometheus series at ${n(FLEET)}     ${n(large.series)}   (target ≤ 1,000)`,
+      `  wall / politeness bound       ${(large.seconds / large.boundSeconds).toFixed(2)}× at ${n(FLEET)}, ${(small.seconds / small.boundSeconds).toFixed(2)}× at ${n(DIALERS)}   (target ≤ 1.10×)`,
+      `Shards: ${SHARD_FLEET} dialers (10 missing from the zone, a resolver that answers nothing), one run against 4 shards (${shards.shards.join(' + ')} targets) merged: ${same ? 'the same' : 'DIFFERENT'} ${shards.one.length} findings`,
+      ...(same ? [] : ['  one run only:', ...shards.one.filter((k) => !shards.merged.includes(k)).map((k) => `    ${k}`), '  merged only:', ...shards.merged.filter((k) => !shards.one.includes(k)).map((k) => `    ${k}`)]),
     ].filter(Boolean);
     lines.push(bundle.trimEnd());
     process.stdout.write(lines.join('\n') + '\n');

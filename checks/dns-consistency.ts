@@ -6,6 +6,7 @@ import { ZONE_NAME_SERVERS } from '../src/bound.ts';
 import { cachedUnderLongerTtl, compareWithZone, describeShape, type AnswerShape } from '../src/compare.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import type { RecordType } from '../src/net/dns.ts';
+import type { Config } from '../src/config.ts';
 import type { Check, CheckContext, CodeDoc, DnsQuestion, Finding, Target } from '../src/types.ts';
 import { humanDuration, humanTime } from '../src/units.ts';
 
@@ -222,6 +223,23 @@ function fold(findings: Finding[], code: string, totalPerResolver: number, alway
   return rest;
 }
 
+const questionsOf = new WeakMap<Config, Map<string, DnsQuestion[]>>();
+
+/**
+ * Every type at every resolver and authoritative server; without configured ones, the zone's
+ * name servers are found through the first resolver (one SOA question per name).
+ */
+function dialerQuestions(config: Config, types: RecordType[]): DnsQuestion[] {
+  const out: DnsQuestion[] = [];
+  const auth = config.authoritative?.length ? config.authoritative.map((a) => formatServerAddress(a.address)) : [ZONE_NAME_SERVERS];
+  for (const type of types) {
+    for (const r of config.resolvers) out.push({ server: formatServerAddress(r.address), question: `resolver ${type}` });
+    for (const server of auth) out.push({ server, question: `authoritative ${type}` });
+  }
+  if (!config.authoritative?.length && config.resolvers[0]) out.push({ server: formatServerAddress(config.resolvers[0].address), question: 'resolver SOA' });
+  return out;
+}
+
 export const dnsConsistency: Check<Params, DialerTarget> = {
   id: ID,
   description: 'Compares every resolver’s answer for every dialer with the zone’s authoritative answer (CNAME-aware).',
@@ -231,15 +249,12 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     for (const name of inventory.dialers) yield { name, data: { types: p.recordTypes as RecordType[] } };
   },
   questions(target, _p, config) {
-    // Every type at every resolver and authoritative server; without configured ones, the zone's
-    // name servers are found through the first resolver (one SOA question per name).
-    const out: DnsQuestion[] = [];
-    const auth = config.authoritative?.length ? config.authoritative.map((a) => formatServerAddress(a.address)) : [ZONE_NAME_SERVERS];
-    for (const type of target.data.types) {
-      for (const r of config.resolvers) out.push({ server: formatServerAddress(r.address), question: `resolver ${type}` });
-      for (const server of auth) out.push({ server, question: `authoritative ${type}` });
-    }
-    if (!config.authoritative?.length && config.resolvers[0]) out.push({ server: formatServerAddress(config.resolvers[0].address), question: 'resolver SOA' });
+    // The same for every dialer: made once per config and type list.
+    let byTypes = questionsOf.get(config);
+    if (!byTypes) questionsOf.set(config, (byTypes = new Map()));
+    const key = target.data.types.join(',');
+    let out = byTypes.get(key);
+    if (!out) byTypes.set(key, (out = dialerQuestions(config, target.data.types)));
     return out;
   },
   async run(target, _p, ctx) {

@@ -6,8 +6,8 @@ import { checkRegistry } from '../checks/index.ts';
 import { aggregateMeasurements, Aggregator } from './aggregate.ts';
 import { describeBound, QuestionTally, timeBound } from './bound.ts';
 import type { Config } from './config.ts';
-import { staticInventory } from './inventory/static.ts';
-import { BoundedCache } from './cache.ts';
+import { readDialersFile, staticInventory, withDialerList } from './inventory/static.ts';
+import { RunCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
 import { shardOf } from './shards.ts';
 import type {
@@ -95,10 +95,13 @@ export interface AuditDeps {
 }
 
 /**
- * How many answers a run keeps for reuse. Checks of one name run close together (see the task
- * order in tasksByName), so a few thousand suffice however large the fleet, and memory stays flat.
+ * The most answers a run keeps for reuse. Each answer goes when its name is done (see RunCache):
+ * checks of one name run close together (the task order in tasksByName), so the answers of the
+ * names in flight suffice however large the fleet — and an answer dies young in the garbage
+ * collector instead of being promoted to the old heap, which a cache of thousands of recent
+ * answers did to every one of them. This bound is only the backstop.
  */
-const RUN_CACHE_ENTRIES = 4096;
+const MAX_CACHE_ENTRIES = 4096;
 
 export function newRunId(now: number): string {
   return `${new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
@@ -146,27 +149,11 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
   let bound: TimeBound | undefined;
 
   try {
-    let inventory: Inventory;
-    try {
-      inventory = deps.inventory ? await deps.inventory(config, signal) : staticInventory(config);
-    } catch (err) {
-      inventory = staticInventory(config);
-      findings.push({
-        check: 'inventory',
-        target: 'inventory',
-        severity: 'critical',
-        code: 'INVENTORY_ERROR',
-        message: `could not build the list of targets: ${(err as Error).message}`,
-        firstStep: CORE_CODES.INVENTORY_ERROR.firstStep,
-      });
-    }
-    for (const problem of inventory.problems ?? []) {
-      findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: problem, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
-    }
-    // Sorted once, so every check streams its dialers in the same order (see the task order below).
-    inventory = { ...inventory, dialers: [...inventory.dialers].sort() };
+    const listed = await listInventory(config, deps, signal);
+    const inventory = listed.inventory;
+    for (const f of listed.findings) findings.push(f);
 
-    const cache = new BoundedCache<Promise<unknown>>(RUN_CACHE_ENTRIES);
+    const cache = new RunCache<Promise<unknown>>(MAX_CACHE_ENTRIES);
     const budgetSpent = new Promise<'timeout'>((resolve) => {
       if (signal.aborted) resolve('timeout');
       signal.addEventListener('abort', () => resolve('timeout'), { once: true });
@@ -180,7 +167,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     (bound.fits ? deps.log.info : deps.log.warn)(describeBound(bound, opts.shard ? ` for shard ${opts.shard.index}/${opts.shard.count}` : ''), { boundSeconds: bound.seconds, budgetSeconds: bound.budgetSeconds, targets: targetCount });
 
     let done = 0;
-    const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
+    const baseCtx: Omit<CheckContext, 'cache' | 'measure'> = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, now, stun: deps.stun, sip: deps.sip };
     const tasks = tasksByName(plans);
 
     /** One check on one target. Its measurements are folded at once; kept per target only if it has findings. */
@@ -188,6 +175,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       const own: Measurement[] = [];
       const ctx: CheckContext = {
         ...baseCtx,
+        cache: cache.for(target.name),
         measure: (m) => {
           const measurement: Measurement = { check: plan.check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels };
           aggregator.add(measurement, m.target !== undefined);
@@ -204,12 +192,30 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     }
 
     // A fixed pool pulls the next task only when one finishes: nothing per target outlives its task.
+    // A name is done when the stream has moved past it and none of its tasks is still running.
+    const running = new Map<string, number>();
+    let streaming: string | undefined;
     const worker = async (): Promise<void> => {
       for (;;) {
         if (signal.aborted) return;
         const next = tasks.next();
         if (next.done) return;
-        await runTask(next.value.plan, next.value.target);
+        const name = next.value.target.name;
+        if (name !== streaming) {
+          if (streaming !== undefined && !running.has(streaming)) cache.done(streaming);
+          streaming = name;
+        }
+        running.set(name, (running.get(name) ?? 0) + 1);
+        try {
+          await runTask(next.value.plan, next.value.target);
+        } finally {
+          const left = running.get(name)! - 1;
+          if (left > 0) running.set(name, left);
+          else {
+            running.delete(name);
+            if (name !== streaming) cache.done(name);
+          }
+        }
       }
     };
     await Promise.all(Array.from({ length: config.run.concurrency }, worker));
@@ -266,6 +272,26 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
 }
 
 /**
+ * The fleet to audit: the configured source (Route 53 zones, or the static list) plus the dialers
+ * file, sorted by name — every check streams its dialers in this order (see tasksByName). A source
+ * that cannot be read is an INVENTORY_ERROR finding; what could be read is still audited.
+ */
+export async function listInventory(config: Config, deps: Pick<AuditDeps, 'inventory'>, signal: AbortSignal): Promise<{ inventory: Inventory; findings: Finding[] }> {
+  const findings: Finding[] = [];
+  const problem = (message: string): Finding => ({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
+  let inventory: Inventory;
+  try {
+    inventory = deps.inventory ? await deps.inventory(config, signal) : staticInventory(config);
+  } catch (err) {
+    inventory = staticInventory(config);
+    findings.push(problem(`could not build the list of targets: ${(err as Error).message}`));
+  }
+  if (config.targets.dialersFile) inventory = withDialerList(inventory, await readDialersFile(config, signal));
+  for (const p of inventory.problems ?? []) findings.push(problem(p));
+  return { inventory: { ...inventory, dialers: [...inventory.dialers].sort() }, findings };
+}
+
+/**
  * The run before it starts: each enabled check's targets counted (streamed, not kept) and the
  * politeness bound of their DNS questions. `validate` calls it with the config's own inventory.
  */
@@ -276,7 +302,7 @@ export function countRun(config: Config, inventory: Inventory, opts: AuditOption
     plan.targets++;
     tally.add(plan.check.id, target.name, plan.check.questions?.(target, plan.params, config) ?? []);
   }
-  const bound = timeBound({ config, tally: tally.done(), budgetMs: opts.budgetMs ?? config.run.budget, intervalMs: opts.intervalMs });
+  const bound = timeBound({ config, tally, budgetMs: opts.budgetMs ?? config.run.budget, intervalMs: opts.intervalMs });
   return { plans, bound, targets: plans.reduce((n, p) => n + p.targets, 0) };
 }
 
@@ -362,7 +388,7 @@ function* listTargets(plan: CheckPlan, inventory: Inventory, config: Config, sco
 
 /**
  * Target-major order: every check's stream merged by name, so each check's work on one name runs
- * close together and what one check asked about a name is still in the bounded per-run cache when
+ * close together and what one check asked about a name is still in the per-run cache when
  * the next asks again. Streams sorted by name merge perfectly; others still run, just less close.
  */
 function* tasksByName(plans: CheckPlan[]): Generator<{ plan: CheckPlan; target: Target }> {

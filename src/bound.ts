@@ -15,36 +15,29 @@ export const ZONE_NAME_SERVERS = 'authoritative';
 export class QuestionTally {
   readonly perServer = new Map<string, number>();
   readonly perCheck = new Map<string, { targets: number; perServer: Map<string, number> }>();
-  #group = new Map<string, Set<string>>();
-  #groupName: string | undefined;
+  /** What was asked about the current name ("server\0question"), by any check. */
+  readonly #asked = new Set<string>();
+  #name: string | undefined;
 
   /**
    * One target of one check. Targets of the same name come one after another (the runner's order),
    * so questions two checks share about one name — answered once from the run's cache — count once.
    */
   add(check: string, name: string, questions: DnsQuestion[]): void {
-    if (name !== this.#groupName) this.#flush(name);
-    const own = this.perCheck.get(check) ?? { targets: 0, perServer: new Map<string, number>() };
+    if (name !== this.#name) {
+      this.#asked.clear();
+      this.#name = name;
+    }
+    let own = this.perCheck.get(check);
+    if (!own) this.perCheck.set(check, (own = { targets: 0, perServer: new Map<string, number>() }));
     own.targets++;
-    this.perCheck.set(check, own);
     for (const q of questions) {
       own.perServer.set(q.server, (own.perServer.get(q.server) ?? 0) + 1);
-      let asked = this.#group.get(q.server);
-      if (!asked) this.#group.set(q.server, (asked = new Set()));
-      asked.add(q.question);
+      const key = `${q.server}\u0000${q.question}`;
+      if (this.#asked.has(key)) continue;
+      this.#asked.add(key);
+      this.perServer.set(q.server, (this.perServer.get(q.server) ?? 0) + 1);
     }
-  }
-
-  /** Call once the last target was added. */
-  done(): this {
-    this.#flush(undefined);
-    return this;
-  }
-
-  #flush(next: string | undefined): void {
-    for (const [server, asked] of this.#group) this.perServer.set(server, (this.perServer.get(server) ?? 0) + asked.size);
-    this.#group = new Map();
-    this.#groupName = next;
   }
 }
 

@@ -89,7 +89,7 @@ const dnsServerAddress = z.string().transform((text, ctx) => {
   return parsed;
 });
 
-const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
+export const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
 const hostname = z
   .string()
   .regex(hostnamePattern, 'expected a DNS name such as acme.dialer.example.com')
@@ -376,6 +376,8 @@ export const configSchema = z
     targets: z
       .strictObject({
         dialers: z.array(hostname).default([]),
+        /** A text file of dialer names, one per line (`#` comments), relative to the config file: for large fleets. */
+        dialersFile: z.string().min(1).optional(),
         zones: z.array(zoneTargetSchema).default([]),
       })
       .default({ dialers: [], zones: [] }),

@@ -1,12 +1,11 @@
 // One run of the job as every entry runs it (CLI, Lambda, daemon): audit, then fix and notify as
 // configured. Entries only parse their input, build real clients and call this. A sharded run
 // ends in mergeJob instead: the shards' partial reports merged, then fixes and notices once.
-import { applyFixes, buildReport, CORE_CODES, runAudit, type AuditDeps, type AuditOptions } from './audit.ts';
+import { applyFixes, buildReport, listInventory, runAudit, type AuditDeps, type AuditOptions } from './audit.ts';
 import type { Config } from './config.ts';
-import { staticInventory } from './inventory/static.ts';
 import { notify, type NotifyDeps } from './notify.ts';
 import { mergeShards, type MergeShardsOptions } from './shards.ts';
-import type { Finding, Inventory, Report } from './types.ts';
+import type { Finding, Report } from './types.ts';
 
 export interface JobOptions extends AuditOptions {
   /** Update alert state and send notices (always in Lambda and the daemon). */
@@ -44,14 +43,10 @@ export async function mergeJob(config: Config, partials: Report[], deps: MergeDe
   if (deps.fixer) {
     const budgetMs = opts.budgetMs ?? config.run.budget;
     const signal = deps.signal ? AbortSignal.any([deps.signal, AbortSignal.timeout(budgetMs)]) : AbortSignal.timeout(budgetMs);
-    const findings: Finding[] = [...report.findings];
-    let inventory: Inventory;
-    try {
-      inventory = deps.inventory ? await deps.inventory(config, signal) : staticInventory(config);
-    } catch (err) {
-      inventory = staticInventory(config);
-      findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: `could not build the list of targets for the fixes: ${(err as Error).message}`, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
-    }
+    // The zones as they are now: the fixer re-reads what it changes, and plans against the whole fleet.
+    const listed = await listInventory(config, deps, signal);
+    const findings: Finding[] = [...report.findings, ...listed.findings.filter((f) => !report.findings.some((g) => g.code === f.code && g.message === f.message))];
+    const inventory = listed.inventory;
     const fixes = await applyFixes(deps.fixer, findings, { inventory, config, dryRun, force: opts.force ?? false, runId: report.runId, deadline: now() + budgetMs, signal, log: deps.log });
     const rebuilt = buildReport({
       runId: report.runId,

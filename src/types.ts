@@ -1,7 +1,7 @@
 // The shared vocabulary of dialer-audit: what a check is, what it finds, what a run reports.
 import type { ZodType } from 'zod';
 import type { Config } from './config.ts';
-import type { BoundedCache } from './cache.ts';
+import type { AnswerCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
 import type { SipClient } from './net/sip.ts';
 import type { StunClient } from './net/stun.ts';
@@ -152,8 +152,8 @@ export interface CheckContext {
   config: Config;
   inventory: Inventory;
   dns: DnsClient;
-  /** Per-run memo shared by all checks: a question asked again soon after is answered from it. */
-  cache: BoundedCache<Promise<unknown>>;
+  /** Per-run memo shared by all checks: a question asked again while its name is audited is answered from it. */
+  cache: AnswerCache<Promise<unknown>>;
   /** STUN/TURN and SIP clients; absent means real sockets (tests pass scripted ones). */
   stun?: StunClient;
   sip?: SipClient;

@@ -6,7 +6,7 @@ import { checkRegistry } from '../../checks/index.ts';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { countRun } from '../audit.ts';
 import { describeBound, scheduleIntervalMs } from '../bound.ts';
-import { staticInventory } from '../inventory/static.ts';
+import { readDialersFile, staticInventory, withDialerList } from '../inventory/static.ts';
 import { mergeJob, runJob } from '../job.ts';
 import { parseShard, politeShard, ShardMergeError, sortForMerge } from '../shards.ts';
 import type { Measurement } from '../types.ts';
@@ -149,7 +149,9 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are, 2 the conf
       const checks = Object.keys(config.checks);
       io.stdout.write(`${opts.config}: valid (${checks.length} check${checks.length === 1 ? '' : 's'}: ${checks.join(', ') || 'none'})\n`);
       // The time the run needs at its politeness, before it ever runs; zones are counted when read.
-      const inventory = staticInventory(config);
+      const list = await readDialersFile(config, AbortSignal.timeout(30_000));
+      if (list.problem) throw new ConfigError([list.problem.startsWith('targets.dialersFile') ? list.problem : `targets.dialersFile: ${list.problem}`]);
+      const inventory = withDialerList(staticInventory(config), list);
       const { bound, targets } = countRun(config, { ...inventory, dialers: [...inventory.dialers].sort() }, { intervalMs: scheduleOf(config, io.env) });
       const zones = config.targets.zones.length;
       const extra = ` for ${targets.toLocaleString('en-US')} target${targets === 1 ? '' : 's'}${zones ? ` (plus the dialers of ${zones} Route 53 zone${zones === 1 ? '' : 's'}, counted when the run reads them)` : ''}`;
