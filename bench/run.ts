@@ -9,6 +9,9 @@
 // Targets: ours ≥ 1.0× Node's resolver; RSS(50k) ≤ 1.3 × RSS(2k) and ≤ 200 MB; clean JSON at 2k
 // ≤ 50 KB; ≤ 1,000 Prometheus series at 50k; wall ≤ 1.1 × the politeness bound; shards = one run.
 import { execFile, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Resolver } from 'node:dns/promises';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,9 @@ import { UdpTcpDnsClient, type RecordType } from '../src/net/dns.ts';
 import { prometheusSeries } from '../src/report/metrics.ts';
 import type { Report } from '../src/types.ts';
 import { ensureLabPackages, startDnsLab, type DnsLab } from '../test/lab/dns-lab.ts';
+import { startDynalite } from '../test/lab/dynalite.ts';
+import { runMachine, type Machine } from '../test/lab/step-functions.ts';
+import { buildLambda } from '../scripts/build-lambda.ts';
 
 const run = promisify(execFile);
 const DIALERS = 2000;
@@ -117,7 +123,7 @@ async function cli(args: string[]): Promise<AuditRun> {
 }
 
 /** A config over the lab with its dialers in a list file (a 50,000-line YAML costs ~100 MB to parse). */
-async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: string[], extra: string[] = []): Promise<string> {
+async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: string[], extra: { resolvers?: string[]; run?: string; more?: string[] } = {}): Promise<string> {
   const list = path.join(dir, `${name}.txt`);
   await writeFile(list, dialers.join('\n') + '\n');
   const file = path.join(dir, `${name}.yaml`);
@@ -126,7 +132,7 @@ async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: stri
     [
       'resolvers:',
       ...lab.resolvers.map((r) => `  - { name: ${r.name}, address: "${r.address}" }`),
-      ...extra,
+      ...(extra.resolvers ?? []),
       'authoritative:',
       ...lab.authoritative.map((a) => `  - { name: ${a.name}, address: "${a.address}" }`),
       'targets:',
@@ -134,7 +140,8 @@ async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: stri
       'checks:',
       '  dns-consistency: { recordTypes: [A, AAAA] }',
       `dns: { qps: ${QPS}, concurrency: 16, timeout: 400ms, retries: 1 }`,
-      'run: { budget: 10m }',
+      `run: { budget: 10m${extra.run ?? ''} }`,
+      ...(extra.more ?? []),
       '',
     ].join('\n'),
   );
@@ -142,6 +149,8 @@ async function fleetConfig(lab: DnsLab, dir: string, name: string, dialers: stri
 }
 
 interface FleetNumbers {
+  /** Finding codes and how often, e.g. "DNS_SERVFAIL×3" (a clean fleet on a loaded lab may have some). */
+  codes: string;
   dialers: number;
   seconds: number;
   boundSeconds: number;
@@ -156,7 +165,10 @@ async function cleanFleet(lab: DnsLab, dir: string, dialers: number): Promise<Fl
   const config = await fleetConfig(lab, dir, `clean-${dialers}`, names.slice(0, dialers));
   const run = await cli(['audit', '--config', config, '--format', 'json']);
   const report = JSON.parse(run.output) as Report;
+  const codes = new Map<string, number>();
+  for (const f of report.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
   return {
+    codes: [...codes].map(([code, count]) => `${code}×${count}`).join(', '),
     dialers,
     seconds: run.seconds,
     boundSeconds: report.summary.bound?.seconds ?? NaN,
@@ -176,7 +188,7 @@ async function shardsAgainstOneRun(lab: DnsLab, dir: string): Promise<{ one: str
   const fleet = [...names.slice(0, SHARD_FLEET - 10), ...Array.from({ length: 10 }, (_, i) => `missing${i}.dialer.test`)];
   // Its own in-flight bound, so waiting out its timeouts does not make the bench slow.
   const dead = [`  - { name: dead, address: "${lab.deadAddress}", concurrency: 200 }`];
-  const config = await fleetConfig(lab, dir, 'problems', fleet, dead);
+  const config = await fleetConfig(lab, dir, 'problems', fleet, { resolvers: dead });
   const key = (r: Report) => r.findings.map((f) => `${f.severity} ${f.code} ${f.target}${f.resolver ? ` @${f.resolver}` : ''}: ${f.message}`).sort();
   const one = JSON.parse((await cli(['audit', '--config', config, '--format', 'json'])).output) as Report;
   const files: string[] = [];
@@ -190,6 +202,75 @@ async function shardsAgainstOneRun(lab: DnsLab, dir: string): Promise<{ one: str
   }
   const merged = JSON.parse((await cli(['merge', '--config', config, '--format', 'json', ...files])).output) as Report;
   return { one: key(one), merged: key(merged), shards };
+}
+
+/** Reads events on stdin, answers each on fd 3 with the handler's result: a warm Lambda container. */
+const RUNTIME = `
+import { createInterface } from 'node:readline';
+import { writeSync } from 'node:fs';
+const { handler } = await import(process.argv[2]);
+let n = 0;
+for await (const line of createInterface({ input: process.stdin })) {
+  const deadline = Date.now() + 900_000;
+  const context = { awsRequestId: 'req-' + ++n, getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+  try {
+    writeSync(3, JSON.stringify({ ok: true, result: await handler(JSON.parse(line), context) }) + '\\n');
+  } catch (err) {
+    writeSync(3, JSON.stringify({ ok: false, error: String(err && err.message || err) }) + '\\n');
+  }
+}
+`;
+
+interface LambdaNumbers {
+  seconds: number;
+  boundSeconds: number;
+  maxRssMb: number;
+  shards: number;
+  targets: number;
+}
+
+/**
+ * The whole fleet as AWS runs it: the Lambda bundle in a node process with serverless.yml's
+ * NODE_OPTIONS, driven by the state machine of deploy/state-machine.cjs (the Step Functions
+ * stand-in of the tests), 4 shards one after another, partial reports and lock in dynalite.
+ */
+async function lambdaShards(lab: DnsLab, dir: string): Promise<LambdaNumbers> {
+  const dynamo = await startDynalite();
+  try {
+    await dynamo.createTable('bench-state');
+    const config = await fleetConfig(lab, dir, 'lambda', names, { run: ', shards: 4', more: [`state: { dynamodb: { table: bench-state, endpoint: "${dynamo.endpoint}" } }`] });
+    const built = await buildLambda({ config, outdir: path.join(dir, 'lambda') });
+    const runtime = path.join(dir, 'runtime.mjs');
+    await writeFile(runtime, RUNTIME);
+    const hook = pathToFileURL(path.join(root, 'bench/rusage.mjs')).href;
+    const child = spawn(process.execPath, [runtime, built.bundle], {
+      cwd: dir,
+      stdio: ['pipe', 'ignore', 'inherit', 'pipe'],
+      env: { PATH: process.env.PATH, AWS_REGION: 'lab-west-1', AWS_ACCESS_KEY_ID: 'lab', AWS_SECRET_ACCESS_KEY: 'lab', DIALER_AUDIT_SHARD_CONCURRENCY: '1', NODE_OPTIONS: `--max-semi-space-size=8 --import=${hook}` },
+    });
+    const answers = createInterface({ input: child.stdio[3] as Readable })[Symbol.asyncIterator]();
+    let plan: { bound: { seconds: number }; shards: unknown[] } | undefined;
+    const invoke = async (payload: unknown) => {
+      child.stdin!.write(JSON.stringify(payload) + '\n');
+      const answer = JSON.parse((await answers.next()).value as string) as { ok: boolean; result?: unknown; error?: string };
+      if (!answer.ok) throw new Error(answer.error);
+      if ((payload as { action?: string }).action === 'plan') plan = answer.result as typeof plan;
+      return answer.result;
+    };
+    const machine = (createRequire(import.meta.url)('../deploy/state-machine.cjs') as { definition(o: object): Machine }).definition({ shardConcurrency: 1, timeoutSeconds: 3600 });
+    const started = performance.now();
+    try {
+      const out = (await runMachine(machine, {}, { invoke: (_fn, payload) => invoke(payload), execution: { StartTime: new Date().toISOString() } })) as { summary: { summary: { targets: number } } };
+      const seconds = (performance.now() - started) / 1000;
+      child.stdin!.end();
+      const usage = JSON.parse((await answers.next()).value as string) as { maxRssKb: number };
+      return { seconds, boundSeconds: plan!.bound.seconds, maxRssMb: usage.maxRssKb / 1024, shards: plan!.shards.length, targets: out.summary.summary.targets };
+    } finally {
+      if (child.exitCode === null) child.kill();
+    }
+  } finally {
+    await dynamo.close();
+  }
 }
 
 async function bundleNumbers(): Promise<string> {
@@ -226,15 +307,18 @@ async function main(): Promise<void> {
       else dnsperfNote = d.unavailable;
       failures = { ours: failures.ours + o.failures, node: failures.node + n.failures };
     }
-    const small = await cleanFleet(lab, dir, DIALERS);
-    const large = await cleanFleet(lab, dir, FLEET);
-    const shards = await shardsAgainstOneRun(lab, dir);
+    // Each part as it ends (stderr), so a long bench shows where it is and what it measured.
+    const step = <T>(name: string, value: T): T => (process.stderr.write(`bench: ${name} ${JSON.stringify(value)}\n`), value);
+    const small = step('clean 2,000', await cleanFleet(lab, dir, DIALERS));
+    const large = step('clean 50,000', await cleanFleet(lab, dir, FLEET));
+    const shards = step('shards', await shardsAgainstOneRun(lab, dir));
+    const lambda = step('lambda', await lambdaShards(lab, dir));
     const bundle = await bundleNumbers();
 
     const q = (x: number) => `${Math.round(x).toLocaleString('en-US')} q/s`;
     const n = (x: number) => x.toLocaleString('en-US');
     const fleet = (f: FleetNumbers) =>
-      `  ${n(f.dialers).padStart(6)} dialers: ${f.seconds.toFixed(1)} s wall / ${f.boundSeconds.toFixed(1)} s bound = ${(f.seconds / f.boundSeconds).toFixed(2)}×, peak RSS ${f.maxRssMb.toFixed(1)} MB, JSON report ${(f.jsonBytes / 1024).toFixed(1)} KB, ${n(f.series)} Prometheus series, ${f.findings} findings, exit ${f.exitCode}`;
+      `  ${n(f.dialers).padStart(6)} dialers: ${f.seconds.toFixed(1)} s wall / ${f.boundSeconds.toFixed(1)} s bound = ${(f.seconds / f.boundSeconds).toFixed(2)}×, peak RSS ${f.maxRssMb.toFixed(1)} MB, JSON report ${(f.jsonBytes / 1024).toFixed(1)} KB, ${n(f.series)} Prometheus series, ${f.findings} findings${f.codes ? ` (${f.codes})` : ''}, exit ${f.exitCode}`;
     const same = shards.one.length === shards.merged.length && shards.one.every((k, i) => k === shards.merged[i]);
     const lines = [
       `DNS: ${DIALERS} dialers × ${lab.resolvers.length} resolvers × (${TYPES.join(', ')}) = ${DIALERS * lab.resolvers.length * TYPES.length} queries, ${IN_FLIGHT_PER_RESOLVER} in flight per resolver, median of ${ROUNDS} rounds`,
@@ -250,6 +334,7 @@ async function main(): Promise<void> {
       `  clean JSON report at ${n(DIALERS)}      ${(small.jsonBytes / 1024).toFixed(1)} KB   (target ≤ 50 KB)`,
       `  Prometheus series at ${n(FLEET)}     ${n(large.series)}   (target ≤ 1,000)`,
       `  wall / politeness bound       ${(large.seconds / large.boundSeconds).toFixed(2)}× at ${n(FLEET)}, ${(small.seconds / small.boundSeconds).toFixed(2)}× at ${n(DIALERS)}   (target ≤ 1.10×)`,
+      `Lambda bundle (NODE_OPTIONS as serverless.yml), the state machine's plan → ${lambda.shards} shards one at a time → merge, ${n(lambda.targets)} dialers: ${lambda.seconds.toFixed(1)} s wall / ${lambda.boundSeconds.toFixed(1)} s bound = ${(lambda.seconds / lambda.boundSeconds).toFixed(2)}×, peak RSS of the warm container ${lambda.maxRssMb.toFixed(1)} MB`,
       `Shards: ${SHARD_FLEET} dialers (10 missing from the zone, a resolver that answers nothing), one run against 4 shards (${shards.shards.join(' + ')} targets) merged: ${same ? 'the same' : 'DIFFERENT'} ${shards.one.length} findings`,
       ...(same ? [] : ['  one run only:', ...shards.one.filter((k) => !shards.merged.includes(k)).map((k) => `    ${k}`), '  merged only:', ...shards.merged.filter((k) => !shards.one.includes(k)).map((k) => `    ${k}`)]),
     ].filter(Boolean);

@@ -2,14 +2,13 @@
 // target or a crashing check: those become findings, so a run always reports what it learned.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { checkRegistry } from '../checks/index.ts';
 import { aggregateMeasurements, Aggregator } from './aggregate.ts';
-import { describeBound, QuestionTally, timeBound } from './bound.ts';
+import { describeBound, scheduleIntervalMs } from './bound.ts';
 import type { Config } from './config.ts';
 import { readDialersFile, staticInventory, withDialerList } from './inventory/static.ts';
 import { RunCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
-import { shardOf } from './shards.ts';
+import { countRun, drain, tasksByName, targetScope, type CheckPlan } from './targets.ts';
 import type {
   AuditedTargets,
   Check,
@@ -59,7 +58,7 @@ export interface AuditOptions {
   force?: boolean;
   /** Audit only this slice of the fleet and report its findings unfolded, without fixes (`--shard I/N`). */
   shard?: ShardInfo;
-  /** The time between two scheduled runs, to hold the politeness bound against (daemon, Lambda). */
+  /** The time between two scheduled runs, to hold the politeness bound against; default: daemon.schedule's. */
   intervalMs?: number;
 }
 
@@ -105,13 +104,6 @@ const MAX_CACHE_ENTRIES = 4096;
 
 export function newRunId(now: number): string {
   return `${new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
-}
-
-export function enabledChecks(config: Config, only?: string[]): Check<unknown, Target>[] {
-  return Object.keys(config.checks)
-    .filter((id) => !only || only.includes(id))
-    .map((id) => checkRegistry[id])
-    .filter((c): c is Check<unknown, Target> => c !== undefined);
 }
 
 export function bySeverityThenName(a: Finding, b: Finding): number {
@@ -160,11 +152,14 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     });
 
     // Before anything is asked: how many targets, and how long politeness alone makes the run.
-    const counted = countRun(config, inventory, { ...opts, budgetMs }, now);
+    // The daemon's schedule unless the entry knows its own (Lambda's rate).
+    const intervalMs = opts.intervalMs ?? (config.daemon?.schedule ? scheduleIntervalMs(config.daemon.schedule) : undefined);
+    const counted = countRun(config, inventory, { ...opts, budgetMs, intervalMs }, now);
     const plans = counted.plans;
     bound = counted.bound;
     targetCount = counted.targets;
-    (bound.fits ? deps.log.info : deps.log.warn)(describeBound(bound, opts.shard ? ` for shard ${opts.shard.index}/${opts.shard.count}` : ''), { boundSeconds: bound.seconds, budgetSeconds: bound.budgetSeconds, targets: targetCount });
+    // Said before the run when it does not fit; the report's header and `run finished` carry it always.
+    deps.log[bound.fits ? 'debug' : 'warn'](describeBound(bound, opts.shard ? ` for shard ${opts.shard.index}/${opts.shard.count}` : ''), { boundSeconds: bound.seconds, budgetSeconds: bound.budgetSeconds, targets: targetCount });
 
     let done = 0;
     const baseCtx: Omit<CheckContext, 'cache' | 'measure'> = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, now, stun: deps.stun, sip: deps.sip };
@@ -187,7 +182,10 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       const result = await runOne(plan.check, target, plan.params, ctx);
       plan.finished = now();
       for (const f of result) plan.raw.push(f);
-      if (result.length > 0) for (const m of own) detail.push(m);
+      if (result.length > 0 && plan.detailed < DETAILED_TARGETS_PER_CHECK) {
+        plan.detailed++;
+        for (const m of own) detail.push(m);
+      }
       deps.onProgress?.(++done, targetCount);
     }
 
@@ -241,7 +239,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     const scope = targetScope(opts);
     for (const plan of plans) {
       if (plan.notRun > 0) plan.raw.push(notRunFinding(plan.check.id, plan.notRun, plan.notRunSample, budgetMs));
-      for (const f of plan.listingErrors) plan.raw.push(f);
+      if (plan.listingError) plan.raw.push(checkError(plan.check.id, plan.check.id, `could not list targets: ${plan.listingError}`));
       // A shard keeps its findings as they are: the merge folds all shards' findings at once.
       const own = opts.shard ? plan.raw : foldFindings(plan.check, plan.raw, { count: plan.targets, includes: scope }, plan.params, config);
       for (const f of own) findings.push(f);
@@ -291,21 +289,6 @@ export async function listInventory(config: Config, deps: Pick<AuditDeps, 'inven
   return { inventory: { ...inventory, dialers: [...inventory.dialers].sort() }, findings };
 }
 
-/**
- * The run before it starts: each enabled check's targets counted (streamed, not kept) and the
- * politeness bound of their DNS questions. `validate` calls it with the config's own inventory.
- */
-export function countRun(config: Config, inventory: Inventory, opts: AuditOptions = {}, now: () => number = Date.now): { plans: CheckPlan[]; bound: TimeBound; targets: number } {
-  const plans = planChecks(config, inventory, opts, now);
-  const tally = new QuestionTally();
-  for (const { plan, target } of tasksByName(plans)) {
-    plan.targets++;
-    tally.add(plan.check.id, target.name, plan.check.questions?.(target, plan.params, config) ?? []);
-  }
-  const bound = timeBound({ config, tally, budgetMs: opts.budgetMs ?? config.run.budget, intervalMs: opts.intervalMs });
-  return { plans, bound, targets: plans.reduce((n, p) => n + p.targets, 0) };
-}
-
 /** Plans the fixes from the findings and applies them unless a dry run; a crash is a finding, not a lost run. */
 export async function applyFixes(fixer: NonNullable<AuditDeps['fixer']>, findings: Finding[], input: Omit<FixerInput, 'findings'>): Promise<FixRecord[]> {
   try {
@@ -326,6 +309,13 @@ export function foldFindings(check: Check<unknown, Target>, findings: Finding[],
   }
 }
 
+/**
+ * Targets per check whose own measurements the report keeps (targets with findings). A dead
+ * resolver gives every target a finding before its check folds them, so this bounds the report
+ * by the problems, not the fleet; --measurements streams them all.
+ */
+const DETAILED_TARGETS_PER_CHECK = 100;
+
 /** How many not-started targets a budget CHECK_ERROR names. */
 const NOT_RUN_SAMPLE = 20;
 
@@ -333,83 +323,6 @@ function notRunFinding(check: string, count: number, sample: string[], budgetMs:
   const f = checkError(check, check, `${count} target${count === 1 ? '' : 's'} not audited: the run budget of ${budgetMs / 1000} s was spent first (${sample.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''})`);
   f.evidence = { notRun: count, targets: sample };
   return f;
-}
-
-/** The names the run's filters let through: --target, and the shard's slice of the fleet. */
-export function targetScope(opts: Pick<AuditOptions, 'targets' | 'shard'>): (name: string) => boolean {
-  const wanted = opts.targets ? new Set(opts.targets) : undefined;
-  const shard = opts.shard;
-  return (name) => (!wanted || wanted.has(name)) && (!shard || shardOf(name, shard.count) === shard.index);
-}
-
-interface CheckPlan {
-  check: Check<unknown, Target>;
-  params: unknown;
-  /** A fresh stream of this check's targets, filtered by the run's scope. */
-  stream(): Iterator<Target>;
-  targets: number;
-  raw: Finding[];
-  listed: number;
-  firstStarted?: number;
-  finished?: number;
-  notRun: number;
-  notRunSample: string[];
-  /** A check whose targets() throws: one CHECK_ERROR, the rest of the run goes on. */
-  listingErrors: Finding[];
-}
-
-function planChecks(config: Config, inventory: Inventory, opts: AuditOptions, now: () => number): CheckPlan[] {
-  const scope = targetScope(opts);
-  return enabledChecks(config, opts.only).map((check) => {
-    const params = config.checks[check.id];
-    const plan: CheckPlan = {
-      check,
-      params,
-      targets: 0,
-      raw: [],
-      listed: now(),
-      notRun: 0,
-      notRunSample: [],
-      listingErrors: [],
-      stream: () => listTargets(plan, inventory, config, scope),
-    };
-    return plan;
-  });
-}
-
-function* listTargets(plan: CheckPlan, inventory: Inventory, config: Config, scope: (name: string) => boolean): Generator<Target> {
-  try {
-    for (const target of plan.check.targets(inventory, plan.params, config)) if (scope(target.name)) yield target;
-  } catch (err) {
-    // Listed twice (counting, then running): one finding.
-    if (plan.listingErrors.length === 0) plan.listingErrors.push(checkError(plan.check.id, plan.check.id, `could not list targets: ${(err as Error).message}`));
-  }
-}
-
-/**
- * Target-major order: every check's stream merged by name, so each check's work on one name runs
- * close together and what one check asked about a name is still in the per-run cache when
- * the next asks again. Streams sorted by name merge perfectly; others still run, just less close.
- */
-function* tasksByName(plans: CheckPlan[]): Generator<{ plan: CheckPlan; target: Target }> {
-  const heads: { plan: CheckPlan; it: Iterator<Target>; head: IteratorResult<Target> }[] = [];
-  for (const plan of plans) {
-    const it = plan.stream();
-    const head = it.next();
-    if (!head.done) heads.push({ plan, it, head });
-  }
-  while (heads.length > 0) {
-    let best = 0;
-    for (let i = 1; i < heads.length; i++) if ((heads[i].head.value as Target).name < (heads[best].head.value as Target).name) best = i;
-    const h = heads[best];
-    yield { plan: h.plan, target: h.head.value as Target };
-    h.head = h.it.next();
-    if (h.head.done) heads.splice(best, 1);
-  }
-}
-
-function* drain<T>(it: Iterator<T>): Generator<T> {
-  for (let next = it.next(); !next.done; next = it.next()) yield next.value;
 }
 
 function checkError(check: string, target: string, message: string): Finding {

@@ -1,38 +1,13 @@
 // Sharded runs: `audit --shard I/N` audits a stable slice of the fleet (a name always lands in the
-// same shard) and reports its findings unfolded; merging the partials of one run folds them once,
-// as one run over the whole fleet would have, and turns a shard that never reported into a
-// finding rather than a silent hole. Pure.
+// same shard: shardOf in src/targets.ts) and reports its findings unfolded; merging the partials
+// of one run folds them once, as one run over the whole fleet would have, and turns a shard that
+// never reported into a finding rather than a silent hole. Pure.
 import { checkRegistry } from '../checks/index.ts';
 import { mergeAggregates } from './aggregate.ts';
 import { buildReport, bySeverityThenName, CORE_CODES, foldFindings } from './audit.ts';
 import type { Config } from './config.ts';
 import { configFileOf, rememberConfigFile } from './config-file.ts';
 import type { CheckSummary, Finding, Report, ShardInfo, TimeBound } from './types.ts';
-
-/** FNV-1a (32 bit) of the name: the same shard on every run, every machine, every Node. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  const bytes = new TextEncoder().encode(text);
-  for (const b of bytes) {
-    hash ^= b;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
-}
-
-/** The shard (1-based) a target of this name belongs to, out of `count`. */
-export function shardOf(name: string, count: number): number {
-  return count <= 1 ? 1 : (fnv1a(name.toLowerCase()) % count) + 1;
-}
-
-/** `2/4` → { index: 2, count: 4 }; undefined unless 1 ≤ index ≤ count. */
-export function parseShard(text: string): ShardInfo | undefined {
-  const m = /^\s*(\d{1,4})\s*\/\s*(\d{1,4})\s*$/.exec(text);
-  if (!m) return undefined;
-  const index = Number(m[1]);
-  const count = Number(m[2]);
-  return index >= 1 && count >= 1 && index <= count ? { index, count } : undefined;
-}
 
 /** A shard that failed (its Lambda threw or timed out) instead of reporting. */
 export interface ShardFailure {

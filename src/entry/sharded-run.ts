@@ -3,7 +3,8 @@
 // shards), shard (audit one slice, store its partial report, return its key), merge (combine the
 // partials, then fix, update the alert state and notify — once). The states pass keys and counts
 // only: Step Functions allows 256 KB between states.
-import { countRun, listInventory } from '../audit.ts';
+import { listInventory } from '../audit.ts';
+import { countRun } from '../targets.ts';
 import { scheduleIntervalMs, shardsFor } from '../bound.ts';
 import type { Config } from '../config.ts';
 import { mergeJob, runJob, type JobDeps } from '../job.ts';

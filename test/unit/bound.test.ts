@@ -1,7 +1,7 @@
 // The politeness bound: the time a run needs before it starts, held against its budget and
 // schedule, with the fix in words when it does not fit.
 import { describe, expect, it } from 'vitest';
-import { countRun } from '../../src/audit.ts';
+import { countRun } from '../../src/targets.ts';
 import { describeBound, scheduleIntervalMs, shardsFor } from '../../src/bound.ts';
 import { parseConfig } from '../../src/config.ts';
 import { staticInventory } from '../../src/inventory/static.ts';

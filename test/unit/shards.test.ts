@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
-import { mergeShards, parseShard, shardOf, ShardMergeError } from '../../src/shards.ts';
+import { mergeShards, ShardMergeError } from '../../src/shards.ts';
+import { parseShard, shardOf } from '../../src/targets.ts';
 import type { Report } from '../../src/types.ts';
 import { answer, FakeDns, type Script } from '../support/fake-dns.ts';
 
