@@ -4,7 +4,8 @@
 //   The whole audit as the CLI runs it, a clean fleet of 2,000 and of 50,000 dialers on one lab
 //   of 50,000 names, at a fixed politeness: wall time against the politeness bound, peak RSS,
 //   the JSON report's size and the Prometheus series; then a fleet with problems audited in one
-//   run and in 4 shards merged, which must report the same findings.
+//   run and in 4 shards merged, which must report the same findings; then the Lambda bundle
+//   driven by the state machine (plan → 4 shards → merge) over the 50,000 dialers.
 //   The Lambda bundle's size and cold import time against a bare `node -e ''` (bench/bundle.ts).
 // Targets: ours ≥ 1.0× Node's resolver; RSS(50k) ≤ 1.3 × RSS(2k) and ≤ 200 MB; clean JSON at 2k
 // ≤ 50 KB; ≤ 1,000 Prometheus series at 50k; wall ≤ 1.1 × the politeness bound; shards = one run.

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, parseConfig } from '../../src/config.ts';
 import { main, type CliIo } from '../../src/entry/cli.ts';
-import { silentLogger } from '../../src/log.ts';
+import { realDeps } from '../../src/entry/deps.ts';
+import { createLogger, silentLogger } from '../../src/log.ts';
 import { formatJson } from '../../src/report/json.ts';
 import type { Report } from '../../src/types.ts';
 import { answer, FakeDns } from '../support/fake-dns.ts';
@@ -123,5 +124,20 @@ describe('merge, of shard partials', () => {
     const io = capture();
     expect(await main(['merge', '--config', file, one, one], io)).toBe(2);
     expect(io.err()).toMatch(/shard \d\/4 given twice/);
+  });
+});
+
+describe('run.measurements', () => {
+  it('true: every measurement a run makes is a `measurement` log line as it is made', async () => {
+    // Prepare
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ json: true, write: (l) => lines.push(JSON.parse(l)) });
+    const cfg = parseConfig({ resolvers: [{ name: 'pub1', address: '127.0.0.1:5399' }], run: { measurements: true }, state: { file: path.join(dir, 'state.json') } });
+    const deps = await realDeps(cfg, log);
+    // Act
+    deps.onMeasurement!({ check: 'dns-consistency', target: 'acme.dialer.test', metric: 'up', value: 1, labels: { server: 'pub1' } });
+    // Assess
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', msg: 'measurement', check: 'dns-consistency', target: 'acme.dialer.test', metric: 'up', value: 1, labels: { server: 'pub1' } })]);
+    expect((await realDeps(parseConfig({}), log)).onMeasurement).toBeUndefined();
   });
 });
