@@ -161,9 +161,11 @@ export const icePolicy: Check<Params, IceTarget> = {
     }
     return findings;
   },
-  aggregate(findings, _targets, _p, config) {
-    // The same server in several static sources: one finding with every file and line.
+  aggregate(findings, _targets, p, config) {
+    // The same server in several static sources: one finding with every file and line, in the
+    // order the sources are configured (targets finish in any order).
     const policy = policyOf(config);
+    const sourceOrder = new Map(p.sources.map((s, i) => [typeof s === 'string' ? s : s.source, i]));
     const merged = new Map<string, Finding[]>();
     const rest: Finding[] = [];
     for (const f of findings) {
@@ -182,7 +184,7 @@ export const icePolicy: Check<Params, IceTarget> = {
         rest.push(...group);
         continue;
       }
-      const locations = group.flatMap((f) => (f.evidence as { locations: Location[] }).locations);
+      const locations = group.flatMap((f) => (f.evidence as { locations: Location[] }).locations).sort((a, b) => (sourceOrder.get(a.source) ?? 0) - (sourceOrder.get(b.source) ?? 0));
       rest.push(disallowedFinding(server, [{ uri: parsed.uri, verdict, locations }], policy));
     }
     return rest;

@@ -299,13 +299,18 @@ export async function applyFixes(fixer: NonNullable<AuditDeps['fixer']>, finding
   }
 }
 
-/** A check's aggregate() pass over its findings; a crash keeps the findings and adds a CHECK_ERROR. */
+/**
+ * A check's aggregate() pass over its findings; a crash keeps the findings and adds a CHECK_ERROR.
+ * Targets finish in any order (and shards in any grouping): the pass sees them by target, so what
+ * it folds reads the same in every run.
+ */
 export function foldFindings(check: Check<unknown, Target>, findings: Finding[], targets: AuditedTargets, params: unknown, config: Config): Finding[] {
   if (!check.aggregate) return findings;
+  const byTarget = [...findings].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
   try {
-    return check.aggregate(findings, targets, params, config);
+    return check.aggregate(byTarget, targets, params, config);
   } catch (err) {
-    return [...findings, checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`)];
+    return [...byTarget, checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`)];
   }
 }
 
