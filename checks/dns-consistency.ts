@@ -2,6 +2,7 @@
 // The check that would have found the stale cached answer of the 2020 WebRTC outage in minutes.
 import { z } from 'zod';
 import { formatServerAddress } from '../src/address.ts';
+import { ZONE_NAME_SERVERS } from '../src/bound.ts';
 import { cachedUnderLongerTruthTtl, compareWithTruth, describeShape, isAnswer, routingEvidence, type AnswerShape } from '../src/compare.ts';
 import { foldBlindVantage } from '../src/dns/blind-vantage.ts';
 import { RESOLVER_BEHAVIOUR_CODES } from '../src/dns/codes.ts';
@@ -10,7 +11,8 @@ import { secondLook, type SecondLook } from '../src/dns/second-look.ts';
 import { clampWording, explainedByFloor, hidesCacheLifetime } from '../src/dns/ttl-clamp.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import { describeExtendedError, type RecordType } from '../src/net/dns.ts';
-import type { Check, CheckContext, CodeDoc, Finding, Target } from '../src/types.ts';
+import type { Config } from '../src/config.ts';
+import type { Check, CheckContext, CodeDoc, DnsQuestion, Finding, Target } from '../src/types.ts';
 import { humanDuration, humanTime } from '../src/units.ts';
 
 const ID = 'dns-consistency';
@@ -324,13 +326,39 @@ function foldNotFound(findings: Finding[]): Finding[] {
   ];
 }
 
+const questionsOf = new WeakMap<Config, Map<string, DnsQuestion[]>>();
+
+/**
+ * Every type at every resolver and authoritative server; without configured ones, the zone's
+ * name servers are found through the first resolver (one SOA question per name).
+ */
+function dialerQuestions(config: Config, types: RecordType[]): DnsQuestion[] {
+  const out: DnsQuestion[] = [];
+  const auth = config.authoritative?.length ? config.authoritative.map((a) => formatServerAddress(a.address)) : [ZONE_NAME_SERVERS];
+  for (const type of types) {
+    for (const r of config.resolvers) out.push({ server: formatServerAddress(r.address), question: `resolver ${type}` });
+    for (const server of auth) out.push({ server, question: `authoritative ${type}` });
+  }
+  if (!config.authoritative?.length && config.resolvers[0]) out.push({ server: formatServerAddress(config.resolvers[0].address), question: 'resolver SOA' });
+  return out;
+}
+
 export const dnsConsistency: Check<Params, DialerTarget> = {
   id: ID,
   description: 'Compares every resolver’s answer for every dialer with the zone’s authoritative answer (CNAME-aware).',
   params,
   codes,
-  targets(inventory, p) {
-    return inventory.dialers.map((name) => ({ name, data: { types: p.recordTypes as RecordType[] } }));
+  *targets(inventory, p) {
+    for (const name of inventory.dialers) yield { name, data: { types: p.recordTypes as RecordType[] } };
+  },
+  questions(target, _p, config) {
+    // The same for every dialer: made once per config and type list.
+    let byTypes = questionsOf.get(config);
+    if (!byTypes) questionsOf.set(config, (byTypes = new Map()));
+    const key = target.data.types.join(',');
+    let out = byTypes.get(key);
+    if (!out) byTypes.set(key, (out = dialerQuestions(config, target.data.types)));
+    return out;
   },
   async run(target, _p, ctx) {
     const views = await Promise.all(target.data.types.map((type) => viewName(ctx, target.name, type)));
@@ -374,7 +402,7 @@ export const dnsConsistency: Check<Params, DialerTarget> = {
     return findings;
   },
   aggregate(findings, targets, p, config) {
-    const perServer = targets.length * p.recordTypes.length;
+    const perServer = targets.count * p.recordTypes.length;
     let out = foldBlindVantage({
       findings: onceEachClamp(findings),
       resolvers: config.resolvers.map((r) => r.name),

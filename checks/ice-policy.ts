@@ -77,17 +77,16 @@ export const icePolicy: Check<Params, IceTarget> = {
   description: 'Reads the ICE servers webphones and Asterisk really use (JSON/JS configs, rtp.conf, pjsip.conf, res_stun_monitor.conf; per dialer via {dialer} URLs), flags disallowed ones and probes the rest.',
   params,
   codes,
-  targets(inventory, p) {
+  *targets(inventory, p) {
     const specs = p.sources.map((s) => (typeof s === 'string' ? { location: s } : { location: s.source, format: s.format, redirectHosts: s.redirectHosts }));
     const fixed = specs.filter((s) => !s.location.includes(DIALER_PLACEHOLDER));
     const templated = specs.filter((s) => s.location.includes(DIALER_PLACEHOLDER));
-    const out: IceTarget[] = fixed.map((s) => ({ name: s.location, data: { sources: [s] } }));
+    for (const s of fixed) yield { name: s.location, data: { sources: [s] } };
     if (templated.length > 0) {
       for (const dialer of inventory.dialers) {
-        out.push({ name: dialer, data: { dialer, sources: templated.map((s) => ({ ...s, location: s.location.split(DIALER_PLACEHOLDER).join(dialer) })) } });
+        yield { name: dialer, data: { dialer, sources: templated.map((s) => ({ ...s, location: s.location.split(DIALER_PLACEHOLDER).join(dialer) })) } };
       }
     }
-    return out;
   },
   async run(target, p, ctx) {
     const policy = policyOf(ctx.config);
@@ -169,9 +168,11 @@ export const icePolicy: Check<Params, IceTarget> = {
     }
     return findings;
   },
-  aggregate(findings, _targets, _p, config) {
-    // The same server in several static sources: one finding with every file and line.
+  aggregate(findings, _targets, p, config) {
+    // The same server in several static sources: one finding with every file and line, in the
+    // order the sources are configured (targets finish in any order).
     const policy = policyOf(config);
+    const sourceOrder = new Map(p.sources.map((s, i) => [typeof s === 'string' ? s : s.source, i]));
     const merged = new Map<string, Finding[]>();
     const rest: Finding[] = [];
     for (const f of findings) {
@@ -190,7 +191,7 @@ export const icePolicy: Check<Params, IceTarget> = {
         rest.push(...group);
         continue;
       }
-      const locations = group.flatMap((f) => (f.evidence as { locations: Location[] }).locations);
+      const locations = group.flatMap((f) => (f.evidence as { locations: Location[] }).locations).sort((a, b) => (sourceOrder.get(a.source) ?? 0) - (sourceOrder.get(b.source) ?? 0));
       rest.push(disallowedFinding(server, [{ uri: parsed.uri, verdict, locations }], policy));
     }
     return rest;

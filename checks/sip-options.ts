@@ -20,7 +20,7 @@ import {
   type SizeOutcome,
   type StreamLarge,
 } from '../src/sip/verdict.ts';
-import type { Check, CheckContext, CodeDoc, Finding, Severity, Target } from '../src/types.ts';
+import type { AuditedTargets, Check, CheckContext, CodeDoc, Finding, Severity, Target } from '../src/types.ts';
 import { SEVERITY_RANK } from '../src/types.ts';
 
 const ID = 'sip-options';
@@ -551,9 +551,9 @@ export function carriersDown(findings: Finding[]): Set<string> {
   return down;
 }
 
-function routeFindings(findings: Finding[], targets: CarrierTarget[], config: Config): Finding[] {
+function routeFindings(findings: Finding[], targets: AuditedTargets, config: Config): Finding[] {
   const down = carriersDown(findings);
-  const probed = new Set(targets.map((t) => t.name));
+  const probed = new Set(config.carriers.map((c) => c.name).filter((name) => targets.includes(name)));
   return routeVerdicts(config.destinations, config.carriers, down).map((v): Finding => {
     const where = v.region ? ` in ${v.region}` : '';
     const label = destinationLabel(v.destination);

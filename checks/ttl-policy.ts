@@ -6,6 +6,8 @@
 // over-policy one carries the TTL change the fixer would make. Static dialers outside those
 // zones are measured through their authoritative servers (the TTL the world is handed).
 import { z } from 'zod';
+import { formatServerAddress } from '../src/address.ts';
+import { ZONE_NAME_SERVERS } from '../src/bound.ts';
 import type { Config } from '../src/config.ts';
 import { auditCommand, shellWord } from '../src/config-file.ts';
 import { shapeOf } from '../src/compare.ts';
@@ -275,19 +277,19 @@ export const ttlPolicy: Check<TtlPolicyParams, TtlTarget> = {
   description: 'Flags dialer records (and zones’ negative caching) whose TTL is above policy, with the Route 53 TTL change that fixes each.',
   params,
   codes,
-  targets(inventory) {
-    const targets: TtlTarget[] = [];
+  *targets(inventory) {
     const covered = new Set<string>();
     for (const zone of inventory.zones) {
       const soa = zone.recordSets.find((r) => r.Type === 'SOA' && normalizeRoute53Name(r.Name) === zone.name);
-      targets.push({ name: zone.name, data: { kind: 'zone', zoneId: zone.zoneId, zoneName: zone.name, soa } });
+      yield { name: zone.name, data: { kind: 'zone', zoneId: zone.zoneId, zoneName: zone.name, soa } };
       const byName = new Map<string, RecordSet[]>();
       for (const r of zone.dialerRecordSets) {
         const n = normalizeRoute53Name(r.Name);
         byName.set(n, [...(byName.get(n) ?? []), r]);
       }
-      for (const [name, recordSets] of byName) {
-        targets.push({ name, data: { kind: 'records', zoneId: zone.zoneId, zoneName: zone.name, recordSets } });
+      // By name, as the runner streams every check's targets.
+      for (const name of [...byName.keys()].sort()) {
+        yield { name, data: { kind: 'records', zoneId: zone.zoneId, zoneName: zone.name, recordSets: byName.get(name)! } };
         covered.add(name);
       }
     }
@@ -310,14 +312,22 @@ export const ttlPolicy: Check<TtlPolicyParams, TtlTarget> = {
       covered.add(name);
       const zone = zoneHolding(inventory, name);
       if (!zone) {
-        targets.push({ name, data: { kind: 'dns' } });
+        yield { name, data: { kind: 'dns' } };
         continue;
       }
       const recordSets = setsAt(zone, name);
       // Not in the zone at all: dns-consistency reports the missing name; no TTL to judge.
-      if (recordSets.length > 0) targets.push({ name, data: { kind: 'records', zoneId: zone.zoneId, zoneName: zone.name, recordSets } });
+      if (recordSets.length > 0) yield { name, data: { kind: 'records', zoneId: zone.zoneId, zoneName: zone.name, recordSets } };
     }
-    return targets;
+  },
+  questions(target, p, config) {
+    // Only dialers outside the Route 53 zones are asked: every type, and the zone's SOA once.
+    if (target.data.kind !== 'dns') return [];
+    const auth = config.authoritative?.length ? config.authoritative.map((a) => formatServerAddress(a.address)) : [ZONE_NAME_SERVERS];
+    const out = auth.flatMap((server) => p.recordTypes.map((type) => ({ server, question: `authoritative ${type}` })));
+    out.push({ server: auth[0], question: 'authoritative SOA' });
+    if (!config.authoritative?.length && config.resolvers[0]) out.push({ server: formatServerAddress(config.resolvers[0].address), question: 'resolver SOA' });
+    return out;
   },
   async run(target, p, ctx) {
     switch (target.data.kind) {

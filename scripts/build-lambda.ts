@@ -1,11 +1,12 @@
 // `npm run build:lambda [-- --config FILE] [--outdir DIR]`: the Lambda artifact serverless.yml
 // packages — one minified ESM bundle (the AWS SDK inside it: the runtime's own SDK version is not
 // ours to pin) and the config file next to it.
-import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { parseConfigYaml } from '../src/config-load.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -79,10 +80,24 @@ export async function buildLambda(opts: BuildLambdaOptions = {}): Promise<BuiltL
   });
   const config = path.join(outdir, 'dialer-audit.yaml');
   await copyFile(configSource, config);
+  // A large fleet's list (targets.dialersFile) travels with the config, at the same relative path.
+  const list = dialersFileOf(await readFile(configSource, 'utf8'), configSource);
+  if (list) {
+    if (path.isAbsolute(list)) throw new Error(`${configSource}: targets.dialersFile must be relative to the config to be bundled (got ${list})`);
+    await mkdir(path.dirname(path.join(outdir, list)), { recursive: true });
+    await copyFile(path.resolve(path.dirname(configSource), list), path.join(outdir, list));
+  }
   const files = Object.keys(result.metafile.outputs).map((f) => path.resolve(f));
   let bytes = 0;
   for (const f of files) bytes += (await stat(f)).size;
   return { bundle, config, files, bytes };
+}
+
+/** `targets.dialersFile` of the config text, read without validating the rest (secrets need not be set to build). */
+function dialersFileOf(text: string, source: string): string | undefined {
+  const raw = parseConfigYaml(text, source) as { targets?: { dialersFile?: unknown } } | null;
+  const file = raw?.targets?.dialersFile;
+  return typeof file === 'string' && file ? file : undefined;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

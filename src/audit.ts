@@ -2,14 +2,30 @@
 // target or a crashing check: those become findings, so a run always reports what it learned.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import pLimit from 'p-limit';
-import { checkRegistry } from '../checks/index.ts';
+import { aggregateMeasurements, Aggregator } from './aggregate.ts';
+import { describeBound, scheduleIntervalMs } from './bound.ts';
 import type { Config } from './config.ts';
 import { markFixOutcomes } from './fix/outcomes.ts';
-import { staticInventory } from './inventory/static.ts';
-import { BoundedCache } from './cache.ts';
+import { readDialersFile, staticInventory, withDialerList } from './inventory/static.ts';
+import { RunCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
-import type { Check, CheckContext, CheckSummary, Finding, FixRecord, Inventory, Logger, Measurement, Report, Target } from './types.ts';
+import { countRun, drain, tasksByName, targetScope, unknownTargets, type CheckPlan } from './targets.ts';
+import type {
+  AuditedTargets,
+  Check,
+  CheckContext,
+  CheckSummary,
+  Finding,
+  FixRecord,
+  Inventory,
+  Logger,
+  Measurement,
+  MetricAggregate,
+  Report,
+  ShardInfo,
+  Target,
+  TimeBound,
+} from './types.ts';
 import { SEVERITY_RANK } from './types.ts';
 
 export const CORE_CODES = {
@@ -17,6 +33,11 @@ export const CORE_CODES = {
     severity: 'warning' as const,
     meaning: 'A check crashed or did not finish within the run budget: that part of the fleet was not audited this run.',
     firstStep: 'Read the message (it names the check, the target and the error); rerun with --only CHECK --target NAME to reproduce, and raise run.budget if the run ran out of time.',
+  },
+  SHARD_FAILED: {
+    severity: 'critical' as const,
+    meaning: 'One shard of a sharded run failed or never reported (a Lambda error or timeout, or a partial report missing from merge): its slice of the fleet was not audited this run.',
+    firstStep: "Read the message (it names the shard and the error) and that shard's log; if it ran out of time, raise run.shards or the Lambda timeout. Alerts of the run are held until every shard reports again.",
   },
   INVENTORY_ERROR: {
     severity: 'critical' as const,
@@ -47,6 +68,10 @@ export interface AuditOptions {
   budgetMs?: number;
   /** Only --force lifts the fixer's safety limits. */
   force?: boolean;
+  /** Audit only this slice of the fleet and report its findings unfolded, without fixes (`--shard I/N`). */
+  shard?: ShardInfo;
+  /** The time between two scheduled runs, to hold the politeness bound against; default: daemon.schedule's. */
+  intervalMs?: number;
 }
 
 /** What the fixer sees; it plans from findings and applies only when not a dry run. */
@@ -73,29 +98,27 @@ export interface AuditDeps {
   fixer?: (input: FixerInput) => Promise<FixRecord[]>;
   /** Called after each target finishes, for progress displays. */
   onProgress?: (done: number, total: number) => void;
+  /** Every measurement as it is made (`--measurements`); the run itself keeps only aggregates. */
+  onMeasurement?: (m: Measurement) => void;
   /** Scripted STUN/SIP clients for tests; real sockets when absent. */
   stun?: CheckContext['stun'];
   sip?: CheckContext['sip'];
 }
 
 /**
- * How many answers a run keeps for reuse. Checks of one name run close together (see the task
- * order), so a few thousand suffice however large the fleet, and memory stays flat.
+ * The most answers a run keeps for reuse. Each answer goes when its name is done (see RunCache):
+ * checks of one name run close together (the task order in tasksByName), so the answers of the
+ * names in flight suffice however large the fleet — and an answer dies young in the garbage
+ * collector instead of being promoted to the old heap, which a cache of thousands of recent
+ * answers did to every one of them. This bound is only the backstop.
  */
-const RUN_CACHE_ENTRIES = 4096;
+const MAX_CACHE_ENTRIES = 4096;
 
 export function newRunId(now: number): string {
   return `${new Date(now).toISOString().replace(/[-:]/g, '').slice(0, 15)}Z-${randomBytes(3).toString('hex')}`;
 }
 
-export function enabledChecks(config: Config, only?: string[]): Check<unknown, Target>[] {
-  return Object.keys(config.checks)
-    .filter((id) => !only || only.includes(id))
-    .map((id) => checkRegistry[id])
-    .filter((c): c is Check<unknown, Target> => c !== undefined);
-}
-
-function bySeverityThenName(a: Finding, b: Finding): number {
+export function bySeverityThenName(a: Finding, b: Finding): number {
   return (
     SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
     a.check.localeCompare(b.check) ||
@@ -122,105 +145,99 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
   setMaxListeners(0, signal);
 
   const findings: Finding[] = [];
-  const measurements: Measurement[] = [];
   const summaries: Record<string, CheckSummary> = {};
+  const aggregator = new Aggregator();
+  const detail: Measurement[] = [];
   let fixes: FixRecord[] = [];
   let targetCount = 0;
+  let bound: TimeBound | undefined;
 
   try {
-    let inventory: Inventory;
-    try {
-      inventory = deps.inventory ? await deps.inventory(config, signal) : staticInventory(config);
-    } catch (err) {
-      inventory = staticInventory(config);
-      findings.push({
-        check: 'inventory',
-        target: 'inventory',
-        severity: 'critical',
-        code: 'INVENTORY_ERROR',
-        message: `could not build the list of targets: ${(err as Error).message}`,
-        firstStep: CORE_CODES.INVENTORY_ERROR.firstStep,
-      });
-    }
-    for (const problem of inventory.problems ?? []) {
-      findings.push({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message: problem, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
-    }
+    const listed = await listInventory(config, deps, signal);
+    const inventory = listed.inventory;
+    for (const f of listed.findings) findings.push(f);
 
-    const cache = new BoundedCache<Promise<unknown>>(RUN_CACHE_ENTRIES);
-    const limit = pLimit(config.run.concurrency);
+    const cache = new RunCache<Promise<unknown>>(MAX_CACHE_ENTRIES);
     const budgetSpent = new Promise<'timeout'>((resolve) => {
       if (signal.aborted) resolve('timeout');
       signal.addEventListener('abort', () => resolve('timeout'), { once: true });
     });
 
-    interface Planned {
-      check: Check<unknown, Target>;
-      params: unknown;
-      targets: Target[];
-      results: Finding[][];
-      started: number;
-      finished: number;
+    // Before anything is asked: how many targets, and how long politeness alone makes the run.
+    // The daemon's schedule unless the entry knows its own (Lambda's rate).
+    const intervalMs = opts.intervalMs ?? (config.daemon?.schedule ? scheduleIntervalMs(config.daemon.schedule) : undefined);
+    const counted = countRun(config, inventory, { ...opts, budgetMs, intervalMs }, now);
+    const plans = counted.plans;
+    bound = counted.bound;
+    targetCount = counted.targets;
+    // Said before the run when it does not fit; the report's header and `run finished` carry it always.
+    deps.log[bound.fits ? 'debug' : 'warn'](describeBound(bound, opts.shard ? ` for shard ${opts.shard.index}/${opts.shard.count}` : ''), { boundSeconds: bound.seconds, budgetSeconds: bound.budgetSeconds, targets: targetCount });
+
+    // An unknown --target is a mistake in the command line: refused before anything is probed.
+    if (opts.targets) {
+      const unknown = unknownTargets(config, inventory, opts);
+      if (unknown) throw new UnknownTargetsError(unknown.names, unknown.known);
     }
-    const planned: Planned[] = [];
-    const knownTargets = new Set<string>();
-    for (const check of enabledChecks(config, opts.only)) {
-      const params = config.checks[check.id];
-      const started = now();
-      let targets: Target[];
-      try {
-        targets = check.targets(inventory, params, config);
-      } catch (err) {
-        findings.push(checkError(check.id, check.id, `could not list targets: ${(err as Error).message}`));
-        summaries[check.id] = { targets: 0, findings: 1, errors: 1, durationMs: now() - started };
-        continue;
-      }
-      for (const t of targets) knownTargets.add(t.name);
-      if (opts.targets) targets = targets.filter((t) => opts.targets!.includes(t.name));
-      planned.push({ check, params, targets, results: [], started, finished: started });
-    }
-    const unknownTargets = (opts.targets ?? []).filter((name) => !knownTargets.has(name));
-    if (unknownTargets.length > 0) throw new UnknownTargetsError(unknownTargets, [...knownTargets]);
-    // Target-major order: every check's work on one name runs close together, so what one check
-    // asked about a name is still in the bounded per-run cache when the next check asks again.
-    const tasks = planned
-      .flatMap((plan) => plan.targets.map((target, index) => ({ plan, target, index })))
-      .sort((a, b) => a.target.name.localeCompare(b.target.name));
-    targetCount = tasks.length;
     let done = 0;
-    const baseCtx: CheckContext = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, cache, now, measure: () => {}, stun: deps.stun, sip: deps.sip };
+    const baseCtx: Omit<CheckContext, 'cache' | 'measure'> = { signal, deadline, log: deps.log, config, inventory, dns: deps.dns, now, stun: deps.stun, sip: deps.sip };
+    const tasks = tasksByName(plans);
 
-    await Promise.all(
-      tasks.map(({ plan, target, index }) =>
-        limit(async (): Promise<void> => {
-          const { check, params } = plan;
-          const ctx: CheckContext = {
-            ...baseCtx,
-            measure: (m) => measurements.push({ check: check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels }),
-          };
-          plan.results[index] = await runOne(check, target, params, ctx);
-          plan.finished = now();
-          deps.onProgress?.(++done, tasks.length);
-        }),
-      ),
-    );
+    /** One check on one target. Its measurements are folded at once; kept per target only if it has findings. */
+    async function runTask(plan: CheckPlan, target: Target): Promise<void> {
+      const own: Measurement[] = [];
+      const ctx: CheckContext = {
+        ...baseCtx,
+        cache: cache.for(target.name),
+        measure: (m) => {
+          const measurement: Measurement = { check: plan.check.id, target: m.target ?? target.name, metric: m.metric, value: m.value, labels: m.labels };
+          aggregator.add(measurement, m.target !== undefined);
+          deps.onMeasurement?.(measurement);
+          own.push(measurement);
+        },
+      };
+      plan.firstStarted ??= now();
+      const result = await runOne(plan.check, target, plan.params, ctx);
+      plan.finished = now();
+      for (const f of result) plan.raw.push(f);
+      if (result.length > 0 && plan.detailed < DETAILED_TARGETS_PER_CHECK) {
+        plan.detailed++;
+        for (const m of own) detail.push(m);
+      }
+      deps.onProgress?.(++done, targetCount);
+    }
 
-    for (const plan of planned) {
-      const { check, params, targets } = plan;
-      let own = plan.results.flat();
-      if (check.aggregate) {
+    // A fixed pool pulls the next task only when one finishes: nothing per target outlives its task.
+    // A name is done when the stream has moved past it and none of its tasks is still running.
+    const running = new Map<string, number>();
+    let streaming: string | undefined;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (signal.aborted) return;
+        const next = tasks.next();
+        if (next.done) return;
+        const name = next.value.target.name;
+        if (name !== streaming) {
+          if (streaming !== undefined && !running.has(streaming)) cache.done(streaming);
+          streaming = name;
+        }
+        running.set(name, (running.get(name) ?? 0) + 1);
         try {
-          own = check.aggregate(own, targets, params, config);
-        } catch (err) {
-          own.push(checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`));
+          await runTask(next.value.plan, next.value.target);
+        } finally {
+          const left = running.get(name)! - 1;
+          if (left > 0) running.set(name, left);
+          else {
+            running.delete(name);
+            if (name !== streaming) cache.done(name);
+          }
         }
       }
-      findings.push(...own);
-      summaries[check.id] = {
-        targets: targets.length,
-        findings: own.length,
-        errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
-        durationMs: plan.finished - plan.started,
-      };
+    };
+    await Promise.all(Array.from({ length: config.run.concurrency }, worker));
+    // The budget ended first: what was never started is one finding per check, not one per target.
+    for (const { plan, target } of drain(tasks)) {
+      plan.notRun++;
+      if (plan.notRunSample.length < NOT_RUN_SAMPLE) plan.notRunSample.push(target.name);
     }
 
     /** One check on one target: its findings, or a CHECK_ERROR when it crashes or the budget ends first. */
@@ -236,15 +253,26 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
       }
     }
 
+    const scope = targetScope(opts);
+    for (const plan of plans) {
+      if (plan.notRun > 0) plan.raw.push(notRunFinding(plan.check.id, plan.notRun, plan.notRunSample, budgetMs));
+      if (plan.listingError) plan.raw.push(checkError(plan.check.id, plan.check.id, `could not list targets: ${plan.listingError}`));
+      // A shard keeps its findings as they are: the merge folds all shards' findings at once.
+      const own = opts.shard ? plan.raw : foldFindings(plan.check, plan.raw, { count: plan.targets, includes: scope }, plan.params, config);
+      for (const f of own) findings.push(f);
+      summaries[plan.check.id] = {
+        targets: plan.targets,
+        findings: own.length,
+        errors: own.filter((f) => f.code === 'CHECK_ERROR').length,
+        durationMs: (plan.finished ?? plan.listed) - (plan.firstStarted ?? plan.listed),
+      };
+      plan.raw = [];
+    }
+
     if (config.run.vantage) for (const f of findings) f.vantage = config.run.vantage;
 
-    if (deps.fixer) {
-      try {
-        fixes = await deps.fixer({ findings, inventory, config, dryRun, force: opts.force ?? false, runId, deadline, signal, log: deps.log });
-        findings.splice(0, findings.length, ...markFixOutcomes({ findings, fixes, journal: inventory.fixJournal, config, now: now() }));
-      } catch (err) {
-        findings.push(checkError('fix', 'fix', `the fixer crashed: ${(err as Error).message}`));
-      }
+    if (deps.fixer && !opts.shard) {
+      fixes = await applyFixes(deps.fixer, findings, { inventory, config, dryRun, force: opts.force ?? false, runId, deadline, signal, log: deps.log }, now);
     }
     findings.sort(bySeverityThenName);
   } finally {
@@ -252,7 +280,74 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     deps.signal?.removeEventListener('abort', onOuterAbort);
   }
 
-  return buildReport({ runId, started, finished: now(), config, dryRun, findings, fixes, measurements, summaries, targetCount });
+  const report = buildReport({ runId, started, finished: now(), config, dryRun, findings, fixes, aggregates: aggregator.result(), measurements: detail, summaries, targetCount });
+  if (bound) report.summary.bound = bound;
+  if (opts.shard) report.shard = { ...opts.shard };
+  return report;
+}
+
+/**
+ * The fleet to audit: the configured source (Route 53 zones, or the static list) plus the dialers
+ * file, sorted by name — every check streams its dialers in this order (see tasksByName). A source
+ * that cannot be read is an INVENTORY_ERROR finding; what could be read is still audited.
+ */
+export async function listInventory(config: Config, deps: Pick<AuditDeps, 'inventory'>, signal: AbortSignal): Promise<{ inventory: Inventory; findings: Finding[] }> {
+  const findings: Finding[] = [];
+  const problem = (message: string): Finding => ({ check: 'inventory', target: 'inventory', severity: 'critical', code: 'INVENTORY_ERROR', message, firstStep: CORE_CODES.INVENTORY_ERROR.firstStep });
+  let inventory: Inventory;
+  try {
+    inventory = deps.inventory ? await deps.inventory(config, signal) : staticInventory(config);
+  } catch (err) {
+    inventory = staticInventory(config);
+    findings.push(problem(`could not build the list of targets: ${(err as Error).message}`));
+  }
+  if (config.targets.dialersFile) inventory = withDialerList(inventory, await readDialersFile(config, signal));
+  for (const p of inventory.problems ?? []) findings.push(problem(p));
+  return { inventory: { ...inventory, dialers: [...inventory.dialers].sort() }, findings };
+}
+
+/** Plans the fixes from the findings and applies them unless a dry run; a crash is a finding, not a lost run. */
+export async function applyFixes(fixer: NonNullable<AuditDeps['fixer']>, findings: Finding[], input: Omit<FixerInput, 'findings'>, now: () => number = Date.now): Promise<FixRecord[]> {
+  try {
+    const fixes = await fixer({ findings, ...input });
+    // What this run fixed (and what an earlier run's fix still explains) reads as such, not as owed.
+    findings.splice(0, findings.length, ...markFixOutcomes({ findings, fixes, journal: input.inventory.fixJournal, config: input.config, now: now() }));
+    return fixes;
+  } catch (err) {
+    findings.push(checkError('fix', 'fix', `the fixer crashed: ${(err as Error).message}`));
+    return [];
+  }
+}
+
+/**
+ * A check's aggregate() pass over its findings; a crash keeps the findings and adds a CHECK_ERROR.
+ * Targets finish in any order (and shards in any grouping): the pass sees them by target, so what
+ * it folds reads the same in every run.
+ */
+export function foldFindings(check: Check<unknown, Target>, findings: Finding[], targets: AuditedTargets, params: unknown, config: Config): Finding[] {
+  if (!check.aggregate) return findings;
+  const byTarget = [...findings].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  try {
+    return check.aggregate(byTarget, targets, params, config);
+  } catch (err) {
+    return [...byTarget, checkError(check.id, check.id, `aggregate crashed: ${(err as Error).message}`)];
+  }
+}
+
+/**
+ * Targets per check whose own measurements the report keeps (targets with findings). A dead
+ * resolver gives every target a finding before its check folds them, so this bounds the report
+ * by the problems, not the fleet; --measurements streams them all.
+ */
+const DETAILED_TARGETS_PER_CHECK = 100;
+
+/** How many not-started targets a budget CHECK_ERROR names. */
+const NOT_RUN_SAMPLE = 20;
+
+function notRunFinding(check: string, count: number, sample: string[], budgetMs: number): Finding {
+  const f = checkError(check, check, `${count} target${count === 1 ? '' : 's'} not audited: the run budget of ${budgetMs / 1000} s was spent first (${sample.slice(0, 5).join(', ')}${count > 5 ? ', …' : ''})`);
+  f.evidence = { notRun: count, targets: sample };
+  return f;
 }
 
 function checkError(check: string, target: string, message: string): Finding {
@@ -267,7 +362,9 @@ export function buildReport(input: {
   dryRun: boolean;
   findings: Finding[];
   fixes: FixRecord[];
+  /** Per-target measurements of targets with findings; folded into `aggregates` when those are not given. */
   measurements?: Measurement[];
+  aggregates?: MetricAggregate[];
   summaries: Record<string, CheckSummary>;
   targetCount: number;
 }): Report {
@@ -276,7 +373,7 @@ export function buildReport(input: {
   const failed =
     input.findings.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn]) || input.fixes.some((f) => f.status === 'failed');
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     runId: input.runId,
     startedAt: new Date(input.started).toISOString(),
     finishedAt: new Date(input.finished).toISOString(),
@@ -292,6 +389,7 @@ export function buildReport(input: {
       failOn,
       failed,
     },
+    aggregates: input.aggregates ?? aggregateMeasurements(input.measurements ?? []),
     findings: input.findings,
     fixes: input.fixes,
     measurements: input.measurements ?? [],

@@ -101,7 +101,7 @@ const resolverAddress = z.string().transform((text, ctx) => {
   return parsed;
 });
 
-const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
+export const hostnamePattern = /^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/;
 const hostname = z
   .string()
   .regex(hostnamePattern, 'expected a DNS name such as acme.dialer.example.com')
@@ -188,6 +188,12 @@ const runSchema = z.strictObject({
   failOn: severity.default('warning'),
   /** Where this run looks from (a region, a host); tags every finding. */
   vantage: z.string().min(1).optional(),
+  /** Every per-target measurement as a JSON log line while the run goes (the report keeps aggregates). */
+  measurements: z.boolean().default(false),
+  /** Shards of a run on AWS (the Step Functions state machine); default: as many as the politeness bound needs. */
+  shards: z.number().int().min(1).max(1000).optional(),
+  /** Shards running at once; they share each server's qps, so a server never sees more than dns.qps. */
+  shardConcurrency: z.number().int().min(1).max(40).default(1),
 });
 
 const awsSchema = z.strictObject({
@@ -412,6 +418,8 @@ export const configSchema = z
     targets: z
       .strictObject({
         dialers: z.array(hostname).default([]),
+        /** A text file of dialer names, one per line (`#` comments), relative to the config file: for large fleets. */
+        dialersFile: z.string().min(1).optional(),
         zones: z.array(zoneTargetSchema).default([]),
       })
       .default({ dialers: [], zones: [] }),

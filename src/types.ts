@@ -1,7 +1,7 @@
 // The shared vocabulary of dialer-audit: what a check is, what it finds, what a run reports.
 import type { ZodType } from 'zod';
 import type { Config } from './config.ts';
-import type { BoundedCache } from './cache.ts';
+import type { AnswerCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
 import type { SipClient } from './net/sip.ts';
 import type { StunClient } from './net/stun.ts';
@@ -144,6 +144,25 @@ export interface Measurement {
   labels?: Record<string, string>;
 }
 
+/**
+ * A run's measurements of one metric with one label set, folded as they arrived (src/aggregate.ts):
+ * per check × resolver/server/carrier × labels, however many targets contributed.
+ */
+export interface MetricAggregate {
+  check: string;
+  metric: string;
+  /** The measurements' labels, plus `target` when a measurement named a subject of its own (a server, a zone). */
+  labels: Record<string, string>;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Counts per RTT_BUCKETS bucket (not cumulative; the last one is above the highest bound); times only. */
+  buckets?: number[];
+  /** Every value, ascending, while there are at most EXACT_VALUES of them (exact quantiles for small series). */
+  values?: number[];
+}
+
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -160,12 +179,17 @@ export interface CheckContext {
   config: Config;
   inventory: Inventory;
   dns: DnsClient;
-  /** Per-run memo shared by all checks: a question asked again soon after is answered from it. */
-  cache: BoundedCache<Promise<unknown>>;
+  /** Per-run memo shared by all checks: a question asked again while its name is audited is answered from it. */
+  cache: AnswerCache<Promise<unknown>>;
   /** STUN/TURN and SIP clients; absent means real sockets (tests pass scripted ones). */
   stun?: StunClient;
   sip?: SipClient;
-  /** Record a measurement; `check` is filled in by the runner, `target` defaults to the current one. */
+  /**
+   * Record a measurement; `check` is filled in by the runner. Without `target` it counts toward the
+   * check's aggregate over all its targets (by labels: server, type …) and is kept per target only
+   * when the target has findings. `target` names a subject of its own — a server, a zone, never a
+   * dialer — which becomes a label of the aggregate.
+   */
   measure(m: { metric: string; value: number; target?: string; labels?: Record<string, string> }): void;
   now(): number;
 }
@@ -176,11 +200,32 @@ export interface Check<P = unknown, T extends Target = Target> {
   params: ZodType<P>;
   /** Every code this check can emit, with meaning and first step (the README lists them). */
   codes: Record<string, CodeDoc>;
-  targets(inventory: Inventory, params: P, config: Config): T[];
+  /** The targets, streamed: the runner holds only the ones in flight (a generator suits a fleet-sized list). */
+  targets(inventory: Inventory, params: P, config: Config): Iterable<T>;
   /** An unhealthy target is a Finding, never a throw. */
   run(target: T, params: P, ctx: CheckContext): Promise<Finding[]>;
-  /** Optional pass over all of this check's findings, e.g. to fold one dead resolver's many timeouts into one finding. */
-  aggregate?(findings: Finding[], targets: T[], params: P, config: Config): Finding[];
+  /**
+   * Optional pass over all of this check's findings, e.g. to fold one dead resolver's many timeouts
+   * into one finding. It sees findings only: the targets are described, not held (a sharded run
+   * merges the shards' findings and calls it once).
+   */
+  aggregate?(findings: Finding[], targets: AuditedTargets, params: P, config: Config): Finding[];
+  /** Optional: the DNS questions one target costs, per server, for the politeness bound (src/bound.ts). */
+  questions?(target: T, params: P, config: Config): DnsQuestion[];
+}
+
+/** What an aggregate() pass knows about the targets it audited, without holding them. */
+export interface AuditedTargets {
+  /** How many targets of this check the run audited. */
+  count: number;
+  /** Whether the run's filters (--target, --shard) let a target of this name through. */
+  includes(name: string): boolean;
+}
+
+/** One question to one DNS server; `server` is its host:port (or 'authoritative' for the zone's NS). */
+export interface DnsQuestion {
+  server: string;
+  question: string;
 }
 
 export interface CheckSummary {
@@ -202,6 +247,30 @@ export interface ReportSummary {
   failed: boolean;
   /** Only in a report merged from several vantage points (src/vantage.ts). */
   vantages?: VantageSummary;
+  /** How long politeness alone makes this run, against its budget and schedule (src/bound.ts). */
+  bound?: TimeBound;
+}
+
+/** The politeness bound: queries per server ÷ that server's qps, the busiest server deciding. */
+export interface TimeBound {
+  seconds: number;
+  /** Per check, its own queries alone. */
+  checks: Record<string, { targets: number; seconds: number }>;
+  /** The server that takes longest, and why. */
+  busiest?: { server: string; queries: number; qps: number };
+  budgetSeconds: number;
+  intervalSeconds?: number;
+  /** True when the bound fits the budget and the schedule interval. */
+  fits: boolean;
+  /** When it does not fit: what to change, in words. */
+  advice?: string;
+}
+
+/** A shard's partial report: its slice of the fleet, findings not yet folded (see src/shards.ts). */
+export interface ShardInfo {
+  /** 1-based. */
+  index: number;
+  count: number;
 }
 
 /** A problem seen from some vantage points only (resolver caches differ by place). */
@@ -240,15 +309,20 @@ export interface NotifyOutcome {
 }
 
 export interface Report {
-  schemaVersion: 1;
+  schemaVersion: 2;
   runId: string;
   startedAt: string;
   finishedAt: string;
   vantage?: string;
   dryRun: boolean;
   summary: ReportSummary;
+  /** Only in a shard's partial report (`audit --shard I/N`); `dialer-audit merge` combines them. */
+  shard?: ShardInfo;
+  /** Per check × labels: counts, sums, extremes, RTT buckets. */
+  aggregates: MetricAggregate[];
   findings: Finding[];
   fixes: FixRecord[];
+  /** Per-target measurements of the targets with findings (all of them stream out with --measurements). */
   measurements: Measurement[];
   reporterFailures: ReporterFailure[];
   /** Absent when the run only printed (no --notify). */

@@ -2,6 +2,7 @@
 // differ by place, so a problem seen from some of them only is a clue in itself (the 2020 outage
 // hit only some customers). Pure: reports in, one report out, each problem once with where it was
 // seen, where it was looked for and not seen, and where it was not looked for at all.
+import { mergeAggregates } from './aggregate.ts';
 import { buildReport } from './audit.ts';
 import type { Config } from './config.ts';
 import type { CheckSummary, Finding, FindingVantages, Report, VantageSplit, VantageSummary } from './types.ts';
@@ -140,6 +141,7 @@ export function mergeReports(reports: Report[], names: string[] = []): Report {
     dryRun: reports.every((r) => r.dryRun),
     findings,
     fixes: reports.flatMap((r) => r.fixes),
+    aggregates: mergeAggregates(runs.map(({ report }) => report.aggregates), (i) => ({ vantage: runs[i].vantage })),
     measurements: runs.flatMap(({ vantage, report }) => report.measurements.map((m) => ({ ...m, labels: { ...m.labels, vantage } }))),
     summaries,
     targetCount: Math.max(...reports.map((r) => r.summary.targets)),

@@ -1,19 +1,24 @@
 // The command line: parse, load config, run the job, print the report, exit 0 / 1 / 2.
+import { createWriteStream } from 'node:fs';
 import { access, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { checkRegistry } from '../../checks/index.ts';
 import { UnknownTargetsError } from '../audit.ts';
+import { describeBound, scheduleIntervalMs } from '../bound.ts';
 import { ConfigError, printableProblems, type Config } from '../config.ts';
 import { loadConfig } from '../config-load.ts';
-import { runJob } from '../job.ts';
+import { readDialersFile, staticInventory, withDialerList } from '../inventory/static.ts';
+import { mergeJob, runJob } from '../job.ts';
 import { createLogger } from '../log.ts';
 import { didYouMean } from '../names.ts';
 import { reportSchema } from '../report/json.ts';
 import { OUTPUT_FORMATS, parseOutputSpec, planOutputs, type OutputSpec } from '../report/outputs.ts';
 import { verdictLine } from '../report/text.ts';
+import { politeShard, ShardMergeError, sortForMerge } from '../shards.ts';
 import { writeFileAtomic } from '../state/atomic-write.ts';
-import type { Report } from '../types.ts';
+import { countRun, parseShard } from '../targets.ts';
+import type { Measurement, Report } from '../types.ts';
 import { mergeReports } from '../vantage.ts';
 import { runDaemon } from './daemon.ts';
 import { realDeps } from './deps.ts';
@@ -94,6 +99,25 @@ async function writeOutputs(report: Report, files: OutputSpec[]): Promise<string
   return problems;
 }
 
+/** The schedule a run is held against: Lambda's (DIALER_AUDIT_SCHEDULE), else the daemon's. */
+export function scheduleOf(config: Config, env: NodeJS.ProcessEnv): number | undefined {
+  const expression = env.DIALER_AUDIT_SCHEDULE || config.daemon?.schedule;
+  return expression ? scheduleIntervalMs(expression) : undefined;
+}
+
+/** --measurements FILE: JSON lines appended as measurements are made, so the run holds none of them. */
+async function measurementFile(file: string): Promise<{ write(m: Measurement): void; close(): Promise<void> }> {
+  const stream = createWriteStream(file, { flags: 'w' });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`--measurements: cannot write ${file} (${err.code ?? err.message})`)));
+  });
+  return {
+    write: (m) => void stream.write(JSON.stringify(m) + '\n'),
+    close: () => new Promise<void>((resolve) => stream.end(() => resolve())),
+  };
+}
+
 function progress(io: CliIo): ((done: number, total: number) => void) | undefined {
   if (!io.stderr.isTTY) return undefined;
   const started = Date.now();
@@ -117,6 +141,8 @@ interface AuditFlags {
   only?: string[];
   target?: string[];
   failOn?: Config['run']['failOn'];
+  shard?: string;
+  measurements?: string;
 }
 
 export function buildProgram(io: CliIo, onExit: (code: number) => void): Command {
@@ -140,6 +166,8 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
     .option('--only <checks>', 'run only these checks (comma-separated ids)', list)
     .option('--target <names>', 'audit only these targets (comma-separated names)', list)
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices(['critical', 'warning', 'info']))
+    .option('--shard <I/N>', 'audit only shard I of N (a stable slice of the fleet) and write a partial report for `merge`')
+    .option('--measurements <file>', 'stream every per-target measurement to FILE as JSON lines while the run goes')
     .addHelpText(
       'after',
       `
@@ -148,6 +176,7 @@ Examples:
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
   dialer-audit audit --config dialer-audit.yaml --output json=report.json --output prom=/var/lib/node_exporter/dialer-audit.prom
   dialer-audit audit --config dialer-audit.yaml --quiet --output markdown=report.md   # one line on stdout
+  dialer-audit audit --config dialer-audit.yaml --shard 2/4 --format json > shard-2.json
   dialer-audit audit --config dialer-audit.yaml --notify    # alert state, Slack/email notices, metrics
   dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
   dialer-audit audit --config dialer-audit.yaml --fix
@@ -157,12 +186,16 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are (or an outp
 2 the config or the command line is wrong.`,
     )
     .action(async (opts: AuditFlags, command: Command) => {
-      const config = await loadConfig(opts.config);
+      let config = await loadConfig(opts.config);
       // The same override the daemon and Lambda honour, so merged reports name their places.
       if (io.env.DIALER_AUDIT_VANTAGE) config.run.vantage = io.env.DIALER_AUDIT_VANTAGE;
       if (opts.failOn) config.run.failOn = opts.failOn;
       if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
       checkOnly(config, opts.only);
+      const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+      if (opts.shard !== undefined && !shard) throw new UsageError(`--shard: expected I/N with 1 ≤ I ≤ N, such as 2/4 (got "${opts.shard}")`);
+      if (shard && (opts.fix || opts.notify)) throw new UsageError(`--shard: a shard only reports; apply fixes and send notices once, with \`dialer-audit merge --config ${opts.config} --fix --notify\` over all shards' reports`);
+      if (shard) config = politeShard(config, shard);
       const specs = opts.output.map((text) => {
         const spec = parseOutputSpec(text);
         if ('problem' in spec) throw new UsageError(spec.problem);
@@ -173,14 +206,17 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are (or an outp
       for (const spec of plan.files) await checkWritable(spec);
 
       const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
-      const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io) };
+      const measurements = opts.measurements === undefined ? undefined : await measurementFile(opts.measurements);
+      const deps = { ...(await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') })), onProgress: progress(io), ...(measurements ? { onMeasurement: measurements.write } : {}) };
       let report: Report;
       try {
-        report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify });
+        report = await runJob(config, deps, { only: opts.only, targets: opts.target, dryRun: !opts.fix, force: opts.force, notify: opts.notify, shard, intervalMs: scheduleOf(config, io.env) });
       } catch (err) {
         if (!(err instanceof UnknownTargetsError)) throw err;
         const scope = opts.only ? `the checks ${opts.only.join(', ')}` : 'the enabled checks';
         throw new UsageError(err.unknown.map((name) => `--target: ${scope} have no target "${name}"${suggestion(name, err.known)}; nothing was audited`).join('\n'));
+      } finally {
+        await measurements?.close();
       }
 
       const failedOutputs = await writeOutputs(report, plan.files);
@@ -199,6 +235,14 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are (or an outp
       const config = await loadConfig(opts.config);
       const checks = Object.keys(config.checks);
       io.stdout.write(`${opts.config}: valid (${checks.length} check${checks.length === 1 ? '' : 's'}: ${checks.join(', ') || 'none'})\n`);
+      // The time the run needs at its politeness, before it ever runs; zones are counted when read.
+      const list = await readDialersFile(config, AbortSignal.timeout(30_000));
+      if (list.problem) throw new ConfigError([list.problem.startsWith('targets.dialersFile') ? list.problem : `targets.dialersFile: ${list.problem}`]);
+      const inventory = withDialerList(staticInventory(config), list);
+      const { bound, targets } = countRun(config, { ...inventory, dialers: [...inventory.dialers].sort() }, { intervalMs: scheduleOf(config, io.env) });
+      const zones = config.targets.zones.length;
+      const extra = ` for ${targets.toLocaleString('en-US')} target${targets === 1 ? '' : 's'}${zones ? ` (plus the dialers of ${zones} Route 53 zone${zones === 1 ? '' : 's'}, counted when the run reads them)` : ''}`;
+      io.stdout.write(`${bound.fits ? '' : 'WARNING: '}${describeBound(bound, extra)}\n`);
       onExit(EXIT.ok);
     });
 
@@ -243,19 +287,24 @@ Logs: JSON lines on stderr (human lines on a terminal).`,
 
   program
     .command('merge')
-    .description('Merge JSON reports from several vantage points (regions, hosts) and say which problems only some of them see.')
-    .argument('<reports...>', 'JSON reports (audit --format json, or a Lambda invoked with {"report":"full"})')
+    .description('Merge JSON reports: the shards of one run into one report, and reports from several vantage points (regions, hosts), saying which problems only some of them see.')
+    .argument('<reports...>', 'JSON reports (audit --format json, audit --shard I/N, or a Lambda invoked with {"report":"full"})')
     .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('-c, --config <file>', 'the config the shards ran with (needed to merge shard partials)')
+    .option('--fix', 'with --config: apply the merged run\'s TTL fixes through Route 53', false)
+    .option('--force', 'apply even when the plan is over a safety limit (with --fix)', false)
+    .option('--notify', 'with --config: update the alert state and send notices for the merged run', false)
     .addHelpText(
       'after',
       `
 Examples:
   dialer-audit merge us-east-1.json eu-west-1.json ap-southeast-1.json
   dialer-audit merge --format markdown reports/*.json > vantage.md
+  dialer-audit merge --config dialer-audit.yaml --notify shard-1.json shard-2.json shard-3.json shard-4.json
 
 Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2 a report is unreadable.`,
     )
-    .action(async (files: string[], opts: { format: string }) => {
+    .action(async (files: string[], opts: { format: string; config?: string; fix: boolean; force: boolean; notify: boolean }) => {
       const reports: Report[] = [];
       for (const file of files) {
         let text: string;
@@ -277,7 +326,32 @@ Exit codes: 0 no finding at or above the fail threshold anywhere, 1 there are, 2
         }
         reports.push(result.data as Report);
       }
-      const merged = mergeReports(reports, files.map((f) => path.basename(f).replace(/\.json$/i, '')));
+      if ((opts.fix || opts.notify) && !opts.config) throw new UsageError(`--${opts.fix ? 'fix' : 'notify'}: needs --config FILE (the config the runs used)`);
+      if (opts.force && !opts.fix) throw new UsageError('--force: only meaningful together with --fix');
+      const { shardRuns, whole } = sortForMerge(reports);
+      if (shardRuns.length > 0 && !opts.config) {
+        throw new UsageError('merging shard partials needs --config FILE (the config the shards ran with): each check folds all shards\' findings with it');
+      }
+      const config = opts.config ? await loadConfig(opts.config) : undefined;
+      const log = createLogger({ json: !io.stderr.isTTY, write: (l) => io.stderr.write(l + '\n') });
+      if ((opts.fix || opts.notify) && (shardRuns.length !== 1 || whole.length > 0)) {
+        throw new UsageError(`--${opts.fix ? 'fix' : 'notify'}: only for the shard partials of one run (fixes and notices of whole runs were made by those runs)`);
+      }
+      const deps = config && (opts.fix || opts.notify) ? await realDeps(config, log, { writeMetricsLine: (l) => io.stderr.write(l + '\n') }) : { log };
+      // Reports without a vantage are named after their files; a run merged from shards after its partials'.
+      const fileOf = new Map(reports.map((r, i) => [r, path.basename(files[i]).replace(/\.json$/i, '')]));
+      const runs: Report[] = [...whole];
+      const names = whole.map((r) => fileOf.get(r)!);
+      for (const partials of shardRuns) {
+        try {
+          runs.push(await mergeJob(config!, partials, deps, { notify: opts.notify, dryRun: !opts.fix, force: opts.force }));
+          names.push(partials.map((r) => fileOf.get(r)).join('+'));
+        } catch (err) {
+          if (err instanceof ShardMergeError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      const merged = runs.length === 1 ? runs[0] : mergeReports(runs, names);
       io.stdout.write(renderReport(merged, opts.format, io));
       onExit(merged.summary.failed ? EXIT.findings : EXIT.ok);
     });

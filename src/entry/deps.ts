@@ -1,6 +1,7 @@
 // The only place real clients are built (sockets, AWS SDK, SMTP); tests build their own.
 // The AWS SDK and nodemailer are loaded only when the config uses them: a plain DNS audit
 // starts without them (cold start and memory matter for a job that runs every five minutes).
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Config } from '../config.ts';
 import type { JobDeps } from '../job.ts';
@@ -10,6 +11,7 @@ import { emailNotifier } from '../report/email.ts';
 import { emfSink, textfileSink } from '../report/metrics.ts';
 import { slackNotifier } from '../report/slack.ts';
 import { DEFAULT_STATE_FILE, FileStateStore } from '../state/file-store.ts';
+import type { ShardRunStore } from '../state/partials.ts';
 import type { StateStore } from '../state/store.ts';
 import type { Logger } from '../types.ts';
 
@@ -28,21 +30,35 @@ export async function route53ClientFor(config: Config): Promise<Route53Client> {
   });
 }
 
+type DynamoTable = NonNullable<NonNullable<Config['state']>['dynamodb']>;
+
+async function dynamoClientFor(config: Config, table: DynamoTable): Promise<DynamoDBClient> {
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  return new DynamoDBClient({
+    region: config.aws?.region ?? 'us-east-1',
+    endpoint: table.endpoint ?? config.aws?.endpoint,
+    profile: config.aws?.profile,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 },
+  });
+}
+
 /** DynamoDB when configured (Lambda), else the file (CLI, daemon). Nothing is read until a run notifies. */
 export async function stateStoreFor(config: Config, log: Logger): Promise<StateStore> {
   const table = config.state?.dynamodb;
   if (table) {
-    const [{ DynamoDBClient }, { DynamoDbStateStore }] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('../state/dynamodb-store.ts')]);
-    const client = new DynamoDBClient({
-      region: config.aws?.region ?? 'us-east-1',
-      endpoint: table.endpoint ?? config.aws?.endpoint,
-      profile: config.aws?.profile,
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 },
-    });
+    const [client, { DynamoDbStateStore }] = await Promise.all([dynamoClientFor(config, table), import('../state/dynamodb-store.ts')]);
     return new DynamoDbStateStore(client, table.table, table.key);
   }
   return new FileStateStore(config.state?.file ?? DEFAULT_STATE_FILE, { log });
+}
+
+/** A sharded run's partial reports and run lock, next to the alert state in its DynamoDB table. */
+export async function shardRunStoreFor(config: Config): Promise<ShardRunStore> {
+  const table = config.state?.dynamodb;
+  if (!table) throw new Error('a sharded run keeps its partial reports in the state table: set state.dynamodb (serverless.yml sets DIALER_AUDIT_STATE_TABLE)');
+  const [client, { DynamoDbShardRunStore }] = await Promise.all([dynamoClientFor(config, table), import('../state/partials.ts')]);
+  return new DynamoDbShardRunStore(client, table.table, table.key);
 }
 
 export function notifiersFor(config: Config): Notifier[] {
@@ -70,6 +86,8 @@ export async function realDeps(config: Config, log: Logger, opts: { writeMetrics
     notifiers: notifiersFor(config),
     metrics: metricsFor(config, opts.writeMetricsLine),
   };
+  // run.measurements: every per-target measurement as a log line while the run goes (CloudWatch, journald).
+  if (config.run.measurements) deps.onMeasurement = (m) => log.info('measurement', { ...m });
   if (config.targets.zones.length > 0) {
     const [route53, { route53Inventory }, { route53Fixer }, { readFixJournal, recordFixJournal }] = await Promise.all([
       route53ClientFor(config),

@@ -12,9 +12,13 @@ import { runJob as defaultRunJob, type JobDeps } from '../job.ts';
 import { createLogger } from '../log.ts';
 import type { ParameterSource } from '../net/ssm.ts';
 import type { Logger, Report, ReportSummary } from '../types.ts';
+import { setFlagsFromString } from 'node:v8';
+import { dnsClientFromConfig } from '../net/dns-client.ts';
+import type { ShardRunStore } from '../state/partials.ts';
 import { fixCounts, logReport, switchableLogger } from './run-log.ts';
 import { loadEntryConfig } from './config-source.ts';
-import { realDeps } from './deps.ts';
+import { realDeps, shardRunStoreFor } from './deps.ts';
+import { merge, plan, shard, type MergeEvent, type PlanEvent, type PlanResult, type ShardEvent, type ShardResult, type StepContext } from './sharded-run.ts';
 
 /** What a scheduled invocation returns (and what `aws lambda invoke` prints). */
 export interface LambdaResult {
@@ -30,8 +34,11 @@ export interface LambdaResult {
   reporterFailures: string[];
 }
 
-/** A scheduled event, or a manual invoke; `{"report":"full"}` returns the whole JSON report (for `dialer-audit merge`). */
-export type LambdaEvent = Partial<ScheduledEvent> & { report?: 'summary' | 'full' };
+/**
+ * A scheduled event, or a manual invoke (`{"report":"full"}` returns the whole JSON report, for
+ * `dialer-audit merge`), or a step of the sharded run's state machine (`action`).
+ */
+export type LambdaEvent = (Partial<ScheduledEvent> & { report?: 'summary' | 'full'; action?: undefined }) | PlanEvent | ShardEvent | MergeEvent;
 
 export interface HandlerParts {
   env: NodeJS.ProcessEnv;
@@ -41,6 +48,8 @@ export interface HandlerParts {
   buildDeps: (config: Config, log: Logger) => JobDeps | Promise<JobDeps>;
   runJob: typeof defaultRunJob;
   now: () => number;
+  /** Where a sharded run's partial reports and lock live (the stack's state table). */
+  shardStore: (config: Config) => ShardRunStore | Promise<ShardRunStore>;
 }
 
 /** Time kept back for what follows the audit: state write, Slack and email, the response. */
@@ -76,7 +85,12 @@ const defaultParts: HandlerParts = {
   buildDeps: realDeps,
   runJob: defaultRunJob,
   now: Date.now,
+  shardStore: shardRunStoreFor,
 };
+
+// V8 would let a long run's old generation grow to a few times what is live; 30 % keeps memory
+// flat (the young generation is capped by NODE_OPTIONS in serverless.yml). README "Large fleets".
+setFlagsFromString('--heap-growing-percent=30');
 
 export function createHandler(overrides: Partial<HandlerParts> = {}) {
   const parts: HandlerParts = { ...defaultParts, ...overrides };
@@ -84,13 +98,18 @@ export function createHandler(overrides: Partial<HandlerParts> = {}) {
   // invocation; a failed load is not kept, so the next invocation tries again.
   let config: Promise<Config> | undefined;
   let deps: JobDeps | undefined;
+  let store: ShardRunStore | undefined;
+  // DNS clients of shards, by their share of each server's qps: built once per container.
+  const shardDns = new Map<number, JobDeps['dns']>();
   // Clients built once log through this, so every line carries the current invocation's run id.
   const { log, use } = switchableLogger(createLogger({ json: true, write: parts.write }));
 
-  return async function handler(event: LambdaEvent, context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>): Promise<LambdaResult | Report> {
+  return async function handler(event: LambdaEvent, context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>): Promise<LambdaResult | Report | PlanResult | ShardResult> {
     const started = parts.now();
-    const runId = newRunId(started);
-    use(createLogger({ json: true, write: parts.write, base: { runId, requestId: context.awsRequestId } }));
+    const remainingMs = context.getRemainingTimeInMillis();
+    // The steps of one sharded run share its run id (the plan's); each other invocation gets its own.
+    const runId = event.action === 'shard' || event.action === 'merge' ? event.runId : newRunId(started);
+    use(createLogger({ json: true, write: parts.write, base: { runId, requestId: context.awsRequestId, ...(event.action ? { step: event.action } : {}) } }));
     try {
       config ??= parts.loadConfig(parts.env).catch((err: unknown) => {
         config = undefined;
@@ -99,7 +118,33 @@ export function createHandler(overrides: Partial<HandlerParts> = {}) {
       const cfg = await config;
       deps ??= await parts.buildDeps(cfg, log);
       const margin = parseDuration(parts.env.DIALER_AUDIT_SAFETY_MARGIN ?? DEFAULT_SAFETY_MARGIN_MS) ?? DEFAULT_SAFETY_MARGIN_MS;
-      const budgetMs = lambdaBudgetMs(context.getRemainingTimeInMillis(), margin, cfg.run.budget);
+      const budgetMs = lambdaBudgetMs(remainingMs, margin, cfg.run.budget);
+      if (event.action) {
+        const jobDeps = deps;
+        store ??= await parts.shardStore(cfg);
+        const step: StepContext = {
+          config: cfg,
+          deps: jobDeps,
+          log,
+          env: parts.env,
+          store,
+          now: parts.now,
+          budgetMs,
+          remainingMs,
+          dnsFor: (shardConfig) => {
+            if (shardConfig.dns.qps === cfg.dns.qps) return jobDeps.dns;
+            const share = cfg.dns.qps / shardConfig.dns.qps;
+            let dns = shardDns.get(share);
+            if (!dns) shardDns.set(share, (dns = dnsClientFromConfig(shardConfig)));
+            return dns;
+          },
+        };
+        if (event.action === 'plan') return await plan(event, step, runId);
+        if (event.action === 'shard') return await shard(event, step);
+        const merged = await merge(event, step);
+        logReport(log, merged, { durationMs: parts.now() - started });
+        return resultOf(merged, context.awsRequestId, budgetMs);
+      }
       // Fix mode comes from the config file only: nothing in an event or the environment can force it.
       const dryRun = cfg.fix.mode !== 'apply';
       const vantage = cfg.run.vantage;
@@ -107,25 +152,28 @@ export function createHandler(overrides: Partial<HandlerParts> = {}) {
 
       const report = await parts.runJob(cfg, { ...deps, log, runId }, { notify: true, dryRun, budgetMs, force: false });
 
-      const result: LambdaResult = {
-        runId: report.runId,
-        requestId: context.awsRequestId,
-        vantage: report.vantage,
-        startedAt: report.startedAt,
-        finishedAt: report.finishedAt,
-        dryRun: report.dryRun,
-        budgetMs,
-        summary: report.summary,
-        fixes: fixCounts(report),
-        reporterFailures: report.reporterFailures.map((r) => r.reporter),
-      };
       logReport(log, report, { durationMs: parts.now() - started });
-      return event.report === 'full' ? report : result;
+      return event.report === 'full' ? report : resultOf(report, context.awsRequestId, budgetMs);
     } catch (err) {
       // An internal failure: log it in one line and let Lambda count the error (alarm, destination).
       log.error('run failed', { error: (err as Error).message, name: (err as Error).name, durationMs: parts.now() - started });
       throw err;
     }
+  };
+}
+
+function resultOf(report: Report, requestId: string, budgetMs: number): LambdaResult {
+  return {
+    runId: report.runId,
+    requestId,
+    vantage: report.vantage,
+    startedAt: report.startedAt,
+    finishedAt: report.finishedAt,
+    dryRun: report.dryRun,
+    budgetMs,
+    summary: report.summary,
+    fixes: fixCounts(report),
+    reporterFailures: report.reporterFailures.map((r) => r.reporter),
   };
 }
 

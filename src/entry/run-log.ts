@@ -44,6 +44,7 @@ export function logReport(log: Logger, report: Report, extra: Record<string, unk
     dryRun: report.dryRun,
     fixes: fixCounts(report),
     reporterFailures: report.reporterFailures.map((r) => r.reporter),
+    ...(report.summary.bound ? { boundSeconds: report.summary.bound.seconds, boundFits: report.summary.bound.fits } : {}),
     ...extra,
   });
 }

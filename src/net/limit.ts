@@ -1,5 +1,12 @@
 // Per-server politeness: at most `concurrency` requests in flight and at most `qps` started per second.
 
+/**
+ * After a stall (a busy event loop, a GC pause) the schedule may catch up by this much, like a
+ * token bucket of this many milliseconds of queries: a server sees at most qps plus this
+ * window's worth in any second, and a run is not slower than its politeness bound by every stall.
+ */
+export const CATCH_UP_MS = 100;
+
 export interface Limits {
   qps: number;
   concurrency: number;
@@ -48,7 +55,7 @@ export class ServerLimiter {
       if (!granted) return undefined;
     }
     const now = Date.now();
-    const startAt = Math.max(now, this.nextStartAt);
+    const startAt = this.nextStartAt === 0 ? now : Math.max(now - CATCH_UP_MS, this.nextStartAt);
     this.nextStartAt = startAt + 1000 / this.limits.qps;
     if (startAt - now >= 1) {
       const cancelled = this.cancelled.signal;

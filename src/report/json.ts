@@ -1,12 +1,35 @@
-// The JSON report: a documented, versioned schema (schemaVersion 1). The zod schema below is the
+// The JSON report: a documented, versioned schema (schemaVersion 2: aggregates instead of every
+// measurement, so its size follows what is wrong, not the fleet). The zod schema below is the
 // contract; config/report.schema.json is generated from it and a test validates real output.
 import { z } from 'zod';
 import type { Report } from '../types.ts';
 
 const severity = z.enum(['critical', 'warning', 'info']);
 
+const bound = z.strictObject({
+  seconds: z.number(),
+  checks: z.record(z.string(), z.strictObject({ targets: z.number().int(), seconds: z.number() })),
+  busiest: z.strictObject({ server: z.string(), queries: z.number().int(), qps: z.number() }).optional(),
+  budgetSeconds: z.number(),
+  intervalSeconds: z.number().optional(),
+  fits: z.boolean(),
+  advice: z.string().optional(),
+});
+
+const aggregate = z.strictObject({
+  check: z.string(),
+  metric: z.string(),
+  labels: z.record(z.string(), z.string()),
+  count: z.number().int(),
+  sum: z.number(),
+  min: z.number(),
+  max: z.number(),
+  buckets: z.array(z.number().int()).optional(),
+  values: z.array(z.number()).optional(),
+});
+
 export const reportSchema = z.strictObject({
-  schemaVersion: z.literal(1),
+  schemaVersion: z.literal(2),
   runId: z.string(),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
@@ -40,7 +63,11 @@ export const reportSchema = z.strictObject({
         everywhere: z.number().int(),
       })
       .optional(),
+    bound: bound.optional(),
   }),
+  // Only in a shard's partial report (`audit --shard I/N`): its findings are not folded yet.
+  shard: z.strictObject({ index: z.number().int().min(1), count: z.number().int().min(1) }).optional(),
+  aggregates: z.array(aggregate),
   findings: z.array(
     z.strictObject({
       check: z.string(),

@@ -27,7 +27,7 @@ export function formatMarkdown(unsafe: Report): string {
   if (split && split.partial.length) {
     out.push('', `${split.partial.length} of ${split.partial.length + split.everywhere} problems were seen from some vantage points only: resolvers' caches and paths differ by place.`);
   }
-  const scorecard = formatScorecardMarkdown(report.measurements);
+  const scorecard = formatScorecardMarkdown(report.aggregates);
   if (scorecard) out.push('', scorecard.replace(/^### /, '## ').trimEnd());
   const plan = renderPlanMarkdown(report.fixes);
   if (plan.length) out.push('', `## TTL fixes${report.dryRun ? ' (dry run)' : ''}`, '', ...plan);

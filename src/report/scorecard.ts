@@ -1,7 +1,9 @@
 // The carrier scorecard (pure): per carrier, how many SIP probes got an acceptable answer, how fast
-// (p50/p95 RTT) and how many timed out, computed from a report's measurements. The text and
-// Markdown reporters print it as a table; the metrics reporter exports the same measurements.
-import type { Measurement } from '../types.ts';
+// (p50/p95 RTT) and how many timed out, computed from a report's aggregates (exact while a carrier
+// has few probes, from the RTT histogram beyond). The text and Markdown reporters print it as a
+// table; the metrics reporter exports the same aggregates.
+import { combine, quantile } from '../aggregate.ts';
+import type { MetricAggregate } from '../types.ts';
 import { escapeCell } from './common.ts';
 
 export const SCORECARD_CHECK = 'sip-options';
@@ -25,46 +27,51 @@ export interface ScorecardRow {
   transports: ScorecardTransport[];
 }
 
-/** Nearest-rank percentile of an ascending list. */
-export function percentile(sortedAscending: number[], p: number): number | undefined {
-  if (sortedAscending.length === 0) return undefined;
-  const rank = Math.max(1, Math.ceil((p / 100) * sortedAscending.length));
-  return sortedAscending[Math.min(rank, sortedAscending.length) - 1];
+interface CarrierTally {
+  probes: number;
+  successes: number;
+  rtt?: MetricAggregate;
+  timeouts: number;
+  transports: Map<string, ScorecardTransport>;
 }
 
-export function scorecard(measurements: Measurement[]): ScorecardRow[] {
-  const byCarrier = new Map<string, { up: Measurement[]; rtts: number[]; timeouts: number }>();
-  for (const m of measurements) {
-    if (m.check !== SCORECARD_CHECK) continue;
-    const carrier = m.labels?.carrier ?? m.target;
-    const entry = byCarrier.get(carrier) ?? { up: [], rtts: [], timeouts: 0 };
-    if (m.metric === 'up') entry.up.push(m);
-    else if (m.metric === 'rtt_seconds') entry.rtts.push(m.value * 1000);
-    else if (m.metric === 'timeouts') entry.timeouts += m.value;
+export function scorecard(aggregates: MetricAggregate[]): ScorecardRow[] {
+  const byCarrier = new Map<string, CarrierTally>();
+  for (const a of aggregates) {
+    if (a.check !== SCORECARD_CHECK) continue;
+    const carrier = a.labels.carrier ?? a.labels.target ?? '?';
+    const entry: CarrierTally = byCarrier.get(carrier) ?? { probes: 0, successes: 0, timeouts: 0, transports: new Map() };
+    if (a.metric === 'up') {
+      entry.probes += a.count;
+      entry.successes += a.sum;
+      const t = a.labels.transport ?? '?';
+      const row = entry.transports.get(t) ?? { transport: t, probes: 0, successes: 0 };
+      row.probes += a.count;
+      row.successes += a.sum;
+      entry.transports.set(t, row);
+    } else if (a.metric === 'rtt_seconds') {
+      entry.rtt = entry.rtt ? combine(entry.rtt, a) : a;
+    } else if (a.metric === 'timeouts') {
+      entry.timeouts += a.sum;
+    }
     byCarrier.set(carrier, entry);
   }
   const rows: ScorecardRow[] = [];
   for (const [carrier, e] of byCarrier) {
-    if (e.up.length === 0) continue;
-    const successes = e.up.filter((m) => m.value >= 1).length;
-    const rtts = [...e.rtts].sort((a, b) => a - b);
-    const transports = new Map<string, ScorecardTransport>();
-    for (const m of e.up) {
-      const t = m.labels?.transport ?? '?';
-      const row = transports.get(t) ?? { transport: t, probes: 0, successes: 0 };
-      row.probes++;
-      if (m.value >= 1) row.successes++;
-      transports.set(t, row);
-    }
+    if (e.probes === 0) continue;
+    const ms = (q: number): number | undefined => {
+      const seconds = e.rtt ? quantile(e.rtt, q) : undefined;
+      return seconds === undefined ? undefined : seconds * 1000;
+    };
     rows.push({
       carrier,
-      probes: e.up.length,
-      successes,
-      successRatio: successes / e.up.length,
-      p50RttMs: percentile(rtts, 50),
-      p95RttMs: percentile(rtts, 95),
+      probes: e.probes,
+      successes: e.successes,
+      successRatio: e.successes / e.probes,
+      p50RttMs: ms(0.5),
+      p95RttMs: ms(0.95),
       timeouts: e.timeouts,
-      transports: [...transports.values()].sort((a, b) => ORDER.indexOf(a.transport) - ORDER.indexOf(b.transport) || a.transport.localeCompare(b.transport)),
+      transports: [...e.transports.values()].sort((a, b) => ORDER.indexOf(a.transport) - ORDER.indexOf(b.transport) || a.transport.localeCompare(b.transport)),
     });
   }
   // Worst first: that is the row someone on call needs.
@@ -93,8 +100,8 @@ function cells(r: ScorecardRow): string[] {
 }
 
 /** A plain-text table for the console report; empty when no carrier was probed. */
-export function formatScorecardText(measurements: Measurement[]): string {
-  const rows = scorecard(measurements);
+export function formatScorecardText(aggregates: MetricAggregate[]): string {
+  const rows = scorecard(aggregates);
   if (rows.length === 0) return '';
   const table = [HEADINGS, ...rows.map(cells)];
   const widths = HEADINGS.map((_, i) => Math.max(...table.map((row) => row[i].length)));
@@ -103,8 +110,8 @@ export function formatScorecardText(measurements: Measurement[]): string {
 }
 
 /** A Markdown section for the Markdown report; empty when no carrier was probed. */
-export function formatScorecardMarkdown(measurements: Measurement[]): string {
-  const rows = scorecard(measurements);
+export function formatScorecardMarkdown(aggregates: MetricAggregate[]): string {
+  const rows = scorecard(aggregates);
   if (rows.length === 0) return '';
   return [
     '### Carrier scorecard',

@@ -2,6 +2,7 @@
 // first step underneath, a summary line last. Readable in 80 columns; colour only when asked.
 // Commands (`…` spans) are never broken: a line that cannot hold one ends early, and a command
 // longer than the line gets a line of its own, so it pastes into a shell whole.
+import { describeBound } from '../bound.ts';
 import { renderPlanText } from '../fix/render.ts';
 import { formatScorecardText } from './scorecard.ts';
 import type { Finding, Report, Severity } from '../types.ts';
@@ -60,6 +61,8 @@ export function formatText(unsafe: Report, opts: TextOptions = {}): string {
   const paint = (code: keyof typeof COLORS, text: string) => (opts.color ? `\x1b[${COLORS[code]}m${text}\x1b[0m` : text);
   const out: string[] = [];
   out.push(...wrap(headerLine(report), width, '', '  ').map((l) => paint('dim', l)));
+  const bound = report.summary.bound;
+  if (bound) out.push(...wrap(describeBound(bound), width, '', '  ').map((l) => paint(bound.fits ? 'dim' : 'warning', l)));
   for (const [severity, findings] of groupBySeverity(report.findings)) {
     out.push('', paint(severity, `${severity.toUpperCase()} (${findings.length})`));
     for (const f of findings) out.push(...formatFinding(f, width, paint));
@@ -68,7 +71,7 @@ export function formatText(unsafe: Report, opts: TextOptions = {}): string {
   if (split && split.partial.length) {
     out.push('', ...wrap(`${split.partial.length} of ${split.partial.length + split.everywhere} problems were seen from some vantage points only: resolvers' caches and paths differ by place.`, width, '', ''));
   }
-  const scorecard = formatScorecardText(report.measurements);
+  const scorecard = formatScorecardText(report.aggregates);
   if (scorecard) out.push('', scorecard.trimEnd());
   const plan = renderPlanText(report.fixes);
   if (plan.length) out.push('', paint('dim', report.dryRun ? 'TTL fixes (dry run: nothing changed; rerun with --fix to apply)' : 'TTL fixes'), ...plan);

@@ -162,7 +162,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 }
 
-function describeAwsError(err: unknown): string {
+export function describeAwsError(err: unknown): string {
   const e = err as Error & { $metadata?: { httpStatusCode?: number } };
   return [e.name, e.message].filter(Boolean).join(': ') || String(err);
 }

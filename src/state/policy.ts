@@ -172,7 +172,8 @@ function worstByFingerprint(findings: Finding[], notifyOn: Severity): Map<string
  * check or target this run skipped, or of a target whose check errored, is held as it is.
  */
 function heldBy(findings: Finding[], scope: PolicyScope): (e: AlertEntry) => boolean {
-  const inventoryFailed = findings.some((f) => f.code === 'INVENTORY_ERROR');
+  // A list that could not be read, or a shard that never reported: part of the fleet went unseen.
+  const inventoryFailed = findings.some((f) => f.code === 'INVENTORY_ERROR' || f.code === 'SHARD_FAILED');
   const errored = new Set(findings.filter((f) => f.code === 'CHECK_ERROR').map((f) => `${f.check}\0${f.target}`));
   return (e) => {
     if (e.vantage !== scope.vantage) return true;

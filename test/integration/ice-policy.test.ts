@@ -109,7 +109,7 @@ describe('ice-policy per dialer, over HTTPS', () => {
     expect(beta.message).toMatch(new RegExp(`^beta\\.dialer\\.test's ICE server: stun:${dead.replace(/\./g, '\\.')}:3478 did not answer a Binding request over UDP`));
     expect(report.findings.find((f) => f.target === 'gamma.dialer.test')!.message).toContain('answered HTTP 404');
     // Each allowed server was probed once, however many dialers name it; Google was not probed at all.
-    const probed = report.measurements.filter((m) => m.metric === 'up').map((m) => `${m.target}=${m.value}`).sort();
+    const probed = report.aggregates.filter((m) => m.metric === 'up').map((m) => `${m.labels.target}=${m.sum}`).sort();
     expect(probed).toEqual([`stun:${a}:3478=1`, `stun:${dead}:3478=0`, `turn:${b}:3478=1`, `turns:${b}:5349=1`].sort());
   });
 });

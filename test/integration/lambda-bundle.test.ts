@@ -184,7 +184,7 @@ describe('the Lambda bundle, in a plain node process, against the lab', () => {
   it('a manual {"report":"full"} invoke returns the whole JSON report; the process then ends cleanly', async () => {
     const full = await rt.invoke({ report: 'full' });
     expect(full.ok, full.error).toBe(true);
-    expect((full.result as unknown as { schemaVersion: number; findings: { vantage?: string }[] }).schemaVersion).toBe(1);
+    expect((full.result as unknown as { schemaVersion: number; findings: { vantage?: string }[] }).schemaVersion).toBe(2);
     expect((full.result as unknown as { findings: { vantage?: string }[] }).findings.every((f) => f.vantage === 'lab-west-1')).toBe(true);
     // Stdin closed: the process ends by itself, nothing left running.
     rt.child.stdin!.end();

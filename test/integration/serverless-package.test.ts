@@ -1,6 +1,8 @@
 // `serverless package` (osls, offline) on the real serverless.yml and the real bundle, then the
-// generated CloudFormation read as AWS would: schedule, runtime, environment, and least privilege.
+// generated CloudFormation read as AWS would: schedule, state machine (validated as Amazon States
+// Language with asl-validator), runtime, environment, and least privilege.
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLambda } from '../../scripts/build-lambda.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText(separator?: string): string };
 const osls = path.join(root, 'node_modules/osls/bin/serverless.js');
 const run = promisify(execFile);
 
@@ -45,7 +48,7 @@ async function slsPackage(name: string, params: string[]): Promise<{ template: T
   const service = path.join(work, name);
   mkdirSync(path.join(service, 'deploy'), { recursive: true });
   copyFileSync(path.join(root, 'serverless.yml'), path.join(service, 'serverless.yml'));
-  copyFileSync(path.join(root, 'deploy/route53-change-policy.cjs'), path.join(service, 'deploy/route53-change-policy.cjs'));
+  for (const helper of ['route53-change-policy.cjs', 'state-machine.cjs']) copyFileSync(path.join(root, 'deploy', helper), path.join(service, 'deploy', helper));
   cpSync(bundleDir, path.join(service, 'dist/lambda'), { recursive: true });
   const out = path.join(service, 'out');
   try {
@@ -87,21 +90,66 @@ describe('serverless package (osls, offline)', () => {
 
   beforeAll(async () => {
     [withZones, withoutZones] = await Promise.all([
-      slsPackage('zones', [`route53ZoneIds=${ZONES.join(',')}`, 'schedule=rate(10 minutes)', 'alarmEmail=voice-oncall@example.com']),
+      slsPackage('zones', [`route53ZoneIds=${ZONES.join(',')}`, 'schedule=rate(10 minutes)', 'alarmEmail=voice-oncall@example.com', 'shardConcurrency=3']),
       slsPackage('nozones', []),
     ]);
   }, 240_000);
 
-  it('one function on the newest Node runtime, from the ESM bundle, with the configured schedule', () => {
+  it('one function on the newest Node runtime, from the ESM bundle; the configured schedule starts the state machine', () => {
     const t = withZones.template;
     const fn = t.Resources.AuditLambdaFunction.Properties;
     expect(fn.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
     expect(fn.Handler).toBe('dist/lambda/index.handler');
-    expect(fn.ReservedConcurrentExecutions).toBe(1);
-    expect(fn.Timeout).toBeLessThan(300); // inside the five-minute schedule
+    // As many at once as the Map runs shards (shardConcurrency: 3 here, 1 by default).
+    expect(fn.ReservedConcurrentExecutions).toBe(3);
+    expect(withoutZones.template.Resources.AuditLambdaFunction.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.Timeout).toBe(900); // a shard may take Lambda's limit; the run's budget is run.budget
     const rules = Object.values(t.Resources).filter((r) => r.Type === 'AWS::Events::Rule');
     expect(rules.map((r) => r.Properties.ScheduleExpression)).toEqual(['rate(10 minutes)']);
+    expect(rules[0].Properties.Targets).toEqual([{ Id: 'dialer-audit-run', Arn: { Ref: 'AuditStateMachine' }, RoleArn: { 'Fn::GetAtt': ['AuditScheduleRole', 'Arn'] }, Input: '{}' }]);
     expect(Object.values(withoutZones.template.Resources).find((r) => r.Type === 'AWS::Events::Rule')?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission')).toEqual([]);
+  });
+
+  it('the state machine is valid ASL: plan → shards (a Map, at most shardConcurrency at once, a failed shard caught) → merge', () => {
+    // Prepare: the definition as CloudFormation will make it, the function's ARN filled in.
+    const arn = 'arn:aws:lambda:eu-west-1:123456789012:function:dialer-audit-ci-audit';
+    const machine = withZones.template.Resources.AuditStateMachine.Properties;
+    const parts = machine.DefinitionString['Fn::Join'][1] as unknown[];
+    const definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : (expect(p).toEqual({ 'Fn::GetAtt': ['AuditLambdaFunction', 'Arn'] }), arn))).join(''));
+    // Act
+    const { isValid, errorsText } = aslValidator(definition);
+    // Assess
+    expect(isValid, errorsText('\n')).toBe(true);
+    expect(machine.StateMachineType).toBe('STANDARD');
+    expect(definition.TimeoutSeconds).toBe(10800);
+    const states = definition.States;
+    expect([definition.StartAt, states.Plan.Next, states.PreviousRunStillGoing.Default, states.Shards.Next]).toEqual(['Plan', 'PreviousRunStillGoing', 'Shards', 'Merge']);
+    expect(states.Shards).toMatchObject({ Type: 'Map', ItemsPath: '$.shards', MaxConcurrency: 3, ResultPath: '$.results' });
+    const shard = states.Shards.ItemProcessor.States.Shard;
+    expect(shard.Parameters).toEqual({ FunctionName: arn, Payload: { action: 'shard', 'runId.$': '$.runId', 'index.$': '$.index', 'count.$': '$.count' } });
+    expect(shard.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'ShardFailed' }]);
+    expect(states.Merge.Parameters.Payload).toEqual({ action: 'merge', 'runId.$': '$.runId', 'results.$': '$.results' });
+    // Only keys and counts pass between states: the partial reports wait in the state table.
+    expect(shard.ResultSelector).toEqual({ 'index.$': '$.Payload.index', 'count.$': '$.Payload.count', 'key.$': '$.Payload.key' });
+  });
+
+  it('the state machine may invoke the audit function only; the schedule may start the state machine only', () => {
+    const t = withZones.template;
+    const policy = (role: string) => t.Resources[role].Properties.Policies[0].PolicyDocument.Statement;
+    expect(policy('AuditStateMachineRole')).toEqual([
+      { Sid: 'InvokeAuditFunction', Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::GetAtt': ['AuditLambdaFunction', 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['AuditLambdaFunction', 'Arn'] }, ':*']] }] },
+    ]);
+    expect(t.Resources.AuditStateMachineRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'states.amazonaws.com' });
+    expect(policy('AuditScheduleRole')).toEqual([{ Sid: 'StartAuditRun', Effect: 'Allow', Action: ['states:StartExecution'], Resource: [{ Ref: 'AuditStateMachine' }] }]);
+    expect(t.Resources.AuditScheduleRole.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'events.amazonaws.com' });
+  });
+
+  it('partial reports expire in the state table; Node runs with a bounded young generation', () => {
+    const t = withZones.template;
+    expect(t.Resources.StateTable.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    const vars = t.Resources.AuditLambdaFunction.Properties.Environment.Variables;
+    expect(vars).toMatchObject({ NODE_OPTIONS: '--max-semi-space-size=8', DIALER_AUDIT_SCHEDULE: 'rate(10 minutes)', DIALER_AUDIT_SHARD_CONCURRENCY: '3' });
   });
 
   it('the environment points at the bundled config and the stack’s own state table', () => {
@@ -145,7 +193,7 @@ describe('serverless package (osls, offline)', () => {
   it('an alarm and a failure destination when a run fails', () => {
     const t = withZones.template;
     const alarms = Object.values(t.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(['Errors', 'Invocations']);
+    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(['Errors', 'ExecutionsFailed', 'ExecutionsTimedOut', 'Invocations']);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
     const invokeConfig = Object.values(t.Resources).find((r) => r.Type === 'AWS::Lambda::EventInvokeConfig')!.Properties;
     expect(invokeConfig.DestinationConfig.OnFailure.Destination).toEqual({ Ref: 'AlarmTopic' });

@@ -57,7 +57,7 @@ async function audit() {
 }
 
 const probedAddresses = (r: Awaited<ReturnType<typeof audit>>) =>
-  [...new Set(r.measurements.filter((m) => m.metric === 'up').map((m) => `${m.labels?.transport} ${m.labels?.address} ${m.value}`))].sort();
+  [...new Set(r.aggregates.filter((m) => m.metric === 'up').map((m) => `${m.labels.transport} ${m.labels.address} ${m.sum / m.count}`))].sort();
 
 describe('sip-options with RFC 3263 resolution through the DNS lab', () => {
   it('follows NAPTR → SRV (port per transport) → A and finds a healthy carrier', async () => {

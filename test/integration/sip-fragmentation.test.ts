@@ -61,7 +61,7 @@ describe('the fragmentation black hole (INC-979) between two namespaces', () => 
     const tcpUp = report.measurements.filter((m) => m.metric === 'up' && m.labels?.transport === 'tcp');
     expect(tcpUp.map((m) => m.value)).toEqual([1, 1]);
     expect(lab!.droppedFragments()).toBeGreaterThan(0);
-    console.info(`[sip] netns black hole: ${f.message}\n${formatScorecardText(report.measurements)}`);
+    console.info(`[sip] netns black hole: ${f.message}\n${formatScorecardText(report.aggregates)}`);
   });
 
   it('without the nft rule: no finding at any size', async () => {
@@ -71,6 +71,6 @@ describe('the fragmentation black hole (INC-979) between two namespaces', () => 
     const report = await auditFromSender();
     // Assess
     expect(report.findings).toEqual([]);
-    expect(report.measurements.filter((m) => m.metric === 'up').every((m) => m.value === 1)).toBe(true);
+    expect(report.aggregates.filter((m) => m.metric === 'up').every((m) => m.sum === m.count)).toBe(true);
   });
 });

@@ -64,12 +64,12 @@ describe('sip-options against SIPp', () => {
     });
     // Assess
     expect(report.findings).toEqual([]);
-    const up = report.measurements.filter((m) => m.metric === 'up');
-    expect(up.map((m) => `${m.labels?.transport} ${m.labels?.size} ${m.value}`).sort()).toEqual(
-      ['tcp 3000 1', 'tcp 500 1', 'udp 1300 1', 'udp 1472 1', 'udp 1600 1', 'udp 1800 1', 'udp 3000 1', 'udp 500 1'].sort(),
+    const up = report.aggregates.filter((m) => m.metric === 'up');
+    expect(up.map((m) => `${m.labels.transport} ${m.labels.size} ${m.sum}/${m.count}`).sort()).toEqual(
+      ['tcp 3000 1/1', 'tcp 500 1/1', 'udp 1300 1/1', 'udp 1472 1/1', 'udp 1600 1/1', 'udp 1800 1/1', 'udp 3000 1/1', 'udp 500 1/1'].sort(),
     );
-    expect(report.measurements.filter((m) => m.metric === 'rtt_seconds')).toHaveLength(8);
-    const scorecard = formatScorecardText(report.measurements);
+    expect(report.aggregates.filter((m) => m.metric === 'rtt_seconds').reduce((n, m) => n + m.count, 0)).toBe(8);
+    const scorecard = formatScorecardText(report.aggregates);
     expect(scorecard).toMatch(/sipp-lab\s+8\/8 \(100\.0%\)/);
     console.info(`[sip] SIPp on loopback:\n${scorecard}`);
   });
@@ -143,7 +143,7 @@ describe('sip-options over TLS', () => {
     });
     // Assess
     expect(report.findings).toEqual([]);
-    expect(report.measurements.filter((m) => m.metric === 'up' && m.value === 1)).toHaveLength(2);
+    expect(report.aggregates.filter((m) => m.metric === 'up').reduce((n, m) => n + m.sum, 0)).toBe(2);
   });
 
   it('a self-signed certificate without insecureTls → SIP_TRANSPORT_UNAVAILABLE with the certificate error', async () => {

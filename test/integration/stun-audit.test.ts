@@ -41,7 +41,7 @@ describe('stun-binding + turn-allocate + ice-policy through runAudit', () => {
     expect(report.findings).toEqual([]);
     expect(report.summary.failed).toBe(false);
     expect(Object.keys(report.summary.checks).sort()).toEqual(['ice-policy', 'stun-binding', 'turn-allocate']);
-    const rtt = (check: string) => report.measurements.filter((m) => m.check === check && m.metric === 'rtt_seconds').map((m) => `${m.labels?.transport}${m.labels?.step ? `/${m.labels.step}` : ''}`).sort();
+    const rtt = (check: string) => report.aggregates.filter((m) => m.check === check && m.metric === 'rtt_seconds').map((m) => `${m.labels.transport}${m.labels.step ? `/${m.labels.step}` : ''}`).sort();
     expect(rtt('stun-binding')).toEqual(['tcp', 'tls', 'tls', 'udp']);
     expect(rtt('turn-allocate')).toEqual(['tcp/allocate', 'tcp/relay', 'tls/allocate', 'tls/allocate', 'tls/relay', 'tls/relay', 'udp/allocate', 'udp/relay']);
     expect(await lab.waitForNoAllocations(lab.longTerm)).toEqual([]);

@@ -39,9 +39,10 @@ describe('stun-binding against coturn', () => {
     const report = await audit(stun);
     // Assess
     expect(report.findings).toEqual([]);
-    const rtts = report.measurements.filter((m) => m.metric === 'rtt_seconds');
+    // The run's aggregates: per server (its URI) and transport.
+    const rtts = report.aggregates.filter((m) => m.metric === 'rtt_seconds');
     const [a, b] = [lab.longTerm.ip, lab.rest.ip];
-    expect(rtts.map((m) => `${m.target} ${m.labels?.transport}`).sort()).toEqual([
+    expect(rtts.map((m) => `${m.labels.target} ${m.labels.transport}`).sort()).toEqual([
       `stun:${a}:3478 udp`,
       `stun:${a}:3478?transport=tcp tcp`,
       `stuns:${a}:5349 tls`,
@@ -49,9 +50,9 @@ describe('stun-binding against coturn', () => {
       `turn:${b}:3478?transport=tcp tcp`,
       `turns:${b}:5349 tls`,
     ]);
-    for (const m of rtts) expect(m.value).toBeGreaterThan(0);
-    expect(report.measurements.filter((m) => m.metric === 'up').every((m) => m.value === 1)).toBe(true);
-    console.info(`coturn RTTs: ${rtts.map((m) => `${m.labels?.transport} ${(m.value * 1000).toFixed(2)} ms`).join(', ')}`);
+    for (const m of rtts) expect(m.min).toBeGreaterThan(0);
+    expect(report.aggregates.filter((m) => m.metric === 'up').every((m) => m.sum === m.count)).toBe(true);
+    console.info(`coturn RTTs: ${rtts.map((m) => `${m.labels.transport} ${(m.max * 1000).toFixed(2)} ms`).join(', ')}`);
   });
 
   it('nothing listening: STUN_TIMEOUT within the configured budget (UDP), connection refused (TCP)', async () => {
@@ -119,7 +120,7 @@ describe('stun-binding against a hostile STUN server', () => {
     expect(codes(slow)).toEqual([`STUN_SLOW stun:${h}:${hostile.udp.slow}`]);
     expect(slow.findings[0].message).toMatch(/answered over UDP only after \d+ ms \(slowAfter 100 ms\)/);
     expect(lossy.findings).toEqual([]);
-    const retrans = lossy.measurements.filter((m) => m.metric === 'retransmissions').map((m) => `${m.target}=${m.value}`).sort();
+    const retrans = lossy.aggregates.filter((m) => m.metric === 'retransmissions').map((m) => `${m.labels.target}=${m.sum}`).sort();
     expect(retrans).toEqual([`stun:${h}:${hostile.udp['drop-first']}=1`, `stun:${h}:${hostile.udp['space-padding']}=0`].sort());
   });
 });
@@ -144,7 +145,7 @@ describe('stun-binding and the DNS lab', () => {
       // Assess
       expect(report.findings.map((f) => `${f.code} ${f.target} @${f.resolver}`)).toEqual([`STUN_DNS_MISMATCH stun:${name}:3478 @pub1`]);
       expect(report.findings[0].message).toBe(`${name} A at pub1: the resolver hands out ${lab.longTerm.ip}, the zone has ${lab.rest.ip}; webphones behind it reach a different STUN/TURN server`);
-      const probed = report.measurements.filter((m) => m.metric === 'up').map((m) => `${m.labels?.address}=${m.value}`).sort();
+      const probed = report.aggregates.filter((m) => m.metric === 'up').map((m) => `${m.labels.address}=${m.sum}`).sort();
       expect(probed).toEqual([`${lab.longTerm.ip}:3478=1`, `${lab.rest.ip}:3478=1`].sort());
     } finally {
       await dnsLab.setRecords(name, 'A', 300, []);

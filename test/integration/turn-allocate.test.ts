@@ -41,16 +41,16 @@ describe('turn-allocate against coturn', () => {
     const report = await audit([server]);
     // Assess
     expect(report.findings).toEqual([]);
-    const relay = report.measurements.filter((m) => m.metric === 'rtt_seconds' && m.labels?.step === 'relay');
-    expect(relay.map((m) => m.labels?.transport).sort()).toEqual(['tcp', 'tls', 'udp']);
-    expect(report.measurements.filter((m) => m.metric === 'up').map((m) => m.value)).toEqual([1, 1, 1]);
+    const relay = report.aggregates.filter((m) => m.metric === 'rtt_seconds' && m.labels.step === 'relay');
+    expect(relay.map((m) => m.labels.transport).sort()).toEqual(['tcp', 'tls', 'udp']);
+    expect(report.aggregates.filter((m) => m.metric === 'up').map((m) => `${m.sum}/${m.count}`)).toEqual(['1/1', '1/1', '1/1']);
     const left = await lab.waitForNoAllocations(lab.longTerm);
     expect(left).toEqual([]);
     const ours = (await lab.allocations(lab.longTerm)).slice(before);
     expect(ours).toHaveLength(3);
     expect(ours.every((a) => a.refreshedToZero && a.deleted && a.username === lab.longTerm.user)).toBe(true);
-    const allocate = report.measurements.filter((m) => m.metric === 'rtt_seconds' && m.labels?.step === 'allocate');
-    console.info(`TURN allocate RTT: ${allocate.map((m) => `${m.labels?.transport} ${(m.value * 1000).toFixed(2)} ms`).join(', ')}; relay round trip: ${relay.map((m) => `${m.labels?.transport} ${(m.value * 1000).toFixed(2)} ms`).join(', ')}`);
+    const allocate = report.aggregates.filter((m) => m.metric === 'rtt_seconds' && m.labels.step === 'allocate');
+    console.info(`TURN allocate RTT: ${allocate.map((m) => `${m.labels.transport} ${(m.max * 1000).toFixed(2)} ms`).join(', ')}; relay round trip: ${relay.map((m) => `${m.labels.transport} ${(m.max * 1000).toFixed(2)} ms`).join(', ')}`);
   });
 
   it('a wrong password is TURN_AUTH_FAILED, and the password appears nowhere in the report', async () => {

@@ -162,6 +162,17 @@ describe('alert policy', () => {
     expect(withError.state.entries[fingerprint(sip)]).toMatchObject({ firing: true, consecutiveSuccesses: 0 });
   });
 
+  it('holds every problem while a shard of the run did not report: its slice went unseen, nothing is resolved', () => {
+    // Prepare: a firing problem; then two clean runs in which shard 3 of 4 failed.
+    const firing = simulate([{ findings: [stale] }, { findings: [stale] }]).state;
+    const lost: Finding = { check: 'shard', target: 'shard 3/4', severity: 'critical', code: 'SHARD_FAILED', message: 'shard 3 of 4 failed: Task timed out' };
+    // Act
+    const { sent, state } = simulate([{ findings: [lost] }, { findings: [lost] }], { state: firing, alerting: alerting({ successThreshold: 2 }) });
+    // Assess: the lost shard itself is told; the problem it may hide is neither resolved nor counted clean.
+    expect(sent.map((n) => `${n.kind} ${n.code}`)).toEqual(['problem SHARD_FAILED']);
+    expect(state.entries[fingerprint(stale)]).toMatchObject({ firing: true, consecutiveSuccesses: 0 });
+  });
+
   it('is pure: the input state is not changed', () => {
     const { state } = simulate([{ findings: [stale] }, { findings: [stale] }]);
     const before = structuredClone(state);

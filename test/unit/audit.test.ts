@@ -25,6 +25,7 @@ const testCheck = (id: string, run: Check<{ delayMs: number }>['run']): Check<{ 
 afterEach(() => {
   delete checkRegistry['test-crash'];
   delete checkRegistry['test-slow'];
+  delete checkRegistry['test-stream'];
 });
 
 describe('runAudit', () => {
@@ -75,5 +76,64 @@ describe('runAudit', () => {
     const deps = { dns: new FakeDns(() => undefined), log: silentLogger };
     expect((await runAudit(lenient, deps)).summary.failed).toBe(false);
     expect((await runAudit(strict, deps)).summary.failed).toBe(true);
+  });
+
+  it('streams targets: a task is pulled only when the pool has room, and nothing per target is kept', async () => {
+    // Prepare: a check that counts how far its target stream runs ahead of the finished tasks.
+    let listed = 0;
+    let pulled = 0;
+    let finished = 0;
+    let ahead = 0;
+    register({
+      id: 'test-stream',
+      description: 'test',
+      params: z.strictObject({ delayMs: z.number().default(0) }),
+      codes: {},
+      *targets(inv) {
+        listed++; // once to count, once to run
+        for (const name of inv.dialers) {
+          if (listed === 2) pulled++;
+          yield { name };
+        }
+      },
+      async run(t, _p, ctx) {
+        ahead = Math.max(ahead, pulled - finished);
+        await new Promise((r) => setTimeout(r, 1));
+        ctx.measure({ metric: 'up', value: t.name === 'd7.test' ? 0 : 1, labels: { server: 'pub1' } });
+        finished++;
+        return t.name === 'd7.test' ? [{ check: 'test-stream', target: t.name, severity: 'warning', code: 'TEST_DOWN', message: 'down' }] : [];
+      },
+    });
+    const dialers = Array.from({ length: 200 }, (_, i) => `d${i}.test`);
+    const config = parseConfig({ targets: { dialers }, checks: { 'test-stream': {} }, run: { concurrency: 4 } });
+    const streamed: string[] = [];
+    // Act
+    const report = await runAudit(config, { dns: new FakeDns(() => undefined), log: silentLogger, onMeasurement: (m) => streamed.push(m.target) });
+    // Assess: at most the pool's size in flight; every measurement streamed, folded into one series,
+    // and kept per target only for the one with a finding.
+    expect(pulled).toBe(200);
+    expect(ahead).toBeLessThanOrEqual(4);
+    expect(streamed).toHaveLength(200);
+    expect(report.aggregates).toEqual([expect.objectContaining({ check: 'test-stream', metric: 'up', labels: { server: 'pub1' }, count: 200, sum: 199 })]);
+    expect(report.measurements).toEqual([{ check: 'test-stream', target: 'd7.test', metric: 'up', value: 0, labels: { server: 'pub1' } }]);
+    expect(report.summary).toMatchObject({ targets: 200, bound: { seconds: 0, fits: true } });
+  });
+
+  it('when the budget ends, what never started is one CHECK_ERROR per check naming how many, not one per target', async () => {
+    // Prepare: 500 targets of 50 ms each, 2 at a time, 300 ms of budget.
+    register(testCheck('test-slow', async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return [];
+    }));
+    const dialers = Array.from({ length: 500 }, (_, i) => `d${String(i).padStart(3, '0')}.test`);
+    const config = parseConfig({ targets: { dialers }, checks: { 'test-slow': {} }, run: { budget: '300ms', concurrency: 2 } });
+    // Act
+    const report = await runAudit(config, { dns: new FakeDns(() => undefined), log: silentLogger });
+    // Assess
+    const notRun = report.findings.filter((f) => f.target === 'test-slow');
+    expect(notRun).toHaveLength(1);
+    expect(notRun[0].message).toMatch(/^test-slow: 4\d\d targets not audited: the run budget of 0\.3 s was spent first \(d\d{3}\.test, /);
+    expect(report.findings.length).toBeLessThanOrEqual(3);
+    expect(report.summary.checks['test-slow'].targets).toBe(500);
   });
 });

@@ -130,7 +130,7 @@ describe('Lambda handler', () => {
   it('returns the whole JSON report for {"report":"full"} (for dialer-audit merge)', async () => {
     const h = harness();
     const report = (await h.handler({ report: 'full' }, h.context(60_000))) as Report;
-    expect(report.schemaVersion).toBe(1);
+    expect(report.schemaVersion).toBe(2);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_MISMATCH', vantage: 'eu-west-1' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServerLimiter } from '../../src/net/limit.ts';
+import { CATCH_UP_MS, ServerLimiter } from '../../src/net/limit.ts';
 
 describe('ServerLimiter', () => {
   it('never lets more than `concurrency` requests run at once', async () => {
@@ -33,6 +33,22 @@ describe('ServerLimiter', () => {
     await Promise.all(Array.from({ length: 6 }, async () => { const r = await limiter.acquire(); starts.push(Date.now()); r!(); }));
     // Assess: six starts at 50 qps need 5 gaps of 20 ms (timers may fire up to 1 ms early).
     expect(Math.max(...starts) - before).toBeGreaterThanOrEqual(99);
+  });
+
+  it('after a stall catches up by at most CATCH_UP_MS worth of starts at once, then spaces them again', async () => {
+    // Prepare: one start, then the event loop is busy for 300 ms.
+    const limiter = new ServerLimiter({ qps: 100, concurrency: 100 });
+    (await limiter.acquire())!();
+    const busyUntil = Date.now() + 300;
+    while (Date.now() < busyUntil);
+    // Act
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 30 }, async () => { const r = await limiter.acquire(); starts.push(Date.now()); r!(); }));
+    // Assess: 100 ms at 100 q/s is 10 queries of credit; the other 20 need 10 ms each.
+    const burst = starts.filter((t) => t - starts[0] < 5).length;
+    expect(burst).toBeGreaterThan(1);
+    expect(burst).toBeLessThanOrEqual((CATCH_UP_MS / 1000) * 100 + 1);
+    expect(starts[starts.length - 1] - starts[0]).toBeGreaterThanOrEqual(180);
   });
 
   it('gives up waiting when the signal aborts', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { aggregateMeasurements } from '../../src/aggregate.ts';
 import { buildReport } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
 import { formatJson, reportSchema } from '../../src/report/json.ts';
@@ -98,7 +99,7 @@ describe('json report', () => {
   it('validates against the versioned schema', () => {
     const parsed = JSON.parse(formatJson(report([mismatch, stale])));
     expect(reportSchema.safeParse(parsed).success).toBe(true);
-    expect(parsed.schemaVersion).toBe(1);
+    expect(parsed.schemaVersion).toBe(2);
     expect(parsed.fixes[0]).toEqual({ zoneId: 'Z1', name: 'acme.dialer.example.com', type: 'A', setIdentifier: null, fromTtl: 86400, toTtl: 300, status: 'planned' });
   });
 });
@@ -107,12 +108,12 @@ describe('carrier scorecard in the reports', () => {
   it('appears in text and Markdown when carriers were probed', () => {
     // Prepare: two probes of one carrier, one lost.
     const r = report([]);
-    r.measurements = [
+    r.aggregates = aggregateMeasurements([
       { check: 'sip-options', target: 'twilio/udp', metric: 'up', value: 1, labels: { carrier: 'twilio', transport: 'udp' } },
       { check: 'sip-options', target: 'twilio/udp', metric: 'rtt_seconds', value: 0.04, labels: { carrier: 'twilio', transport: 'udp' } },
       { check: 'sip-options', target: 'twilio/udp', metric: 'up', value: 0, labels: { carrier: 'twilio', transport: 'udp' } },
       { check: 'sip-options', target: 'twilio/udp', metric: 'timeouts', value: 1, labels: { carrier: 'twilio', transport: 'udp' } },
-    ];
+    ]);
     // Act
     const text = formatText(r);
     const md = formatMarkdown(r);

@@ -1,6 +1,7 @@
-// The carrier scorecard: success ratio, p50/p95 RTT and timeouts per carrier, from a report's measurements.
+// The carrier scorecard: success ratio, p50/p95 RTT and timeouts per carrier, from a report's aggregates.
 import { describe, expect, it } from 'vitest';
-import { formatScorecardMarkdown, formatScorecardText, percentile, scorecard } from '../../src/report/scorecard.ts';
+import { aggregateMeasurements } from '../../src/aggregate.ts';
+import { formatScorecardMarkdown, formatScorecardText, scorecard } from '../../src/report/scorecard.ts';
 import type { Measurement } from '../../src/types.ts';
 
 function probe(carrier: string, transport: string, outcome: { rttMs?: number; up: boolean; timeout?: boolean }): Measurement[] {
@@ -22,11 +23,12 @@ const measurements: Measurement[] = [
   // Another check's numbers are not the scorecard's business.
   { check: 'stun-binding', target: 'stun:x', metric: 'up', value: 0 },
 ];
+const aggregates = aggregateMeasurements(measurements);
 
 describe('scorecard', () => {
   it('computes per-carrier success, RTT percentiles and timeouts, worst carrier first', () => {
     // Act
-    const rows = scorecard(measurements);
+    const rows = scorecard(aggregates);
     // Assess
     expect(rows.map((r) => r.carrier)).toEqual(['twilio', 'voxbone']);
     expect(rows[0]).toEqual({
@@ -45,26 +47,19 @@ describe('scorecard', () => {
     expect(rows[1]).toMatchObject({ successRatio: 1, p50RttMs: 20, p95RttMs: 40, timeouts: 0 });
   });
 
-  it('uses the nearest-rank percentile', () => {
-    expect(percentile([], 50)).toBeUndefined();
-    expect(percentile([7], 95)).toBe(7);
-    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
-    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);
-  });
-
   it('prints a text table and a Markdown table, and nothing without SIP probes', () => {
-    const text = formatScorecardText(measurements);
+    const text = formatScorecardText(aggregates);
     expect(text).toContain('Carrier scorecard');
     expect(text).toMatch(/twilio\s+3\/5 \(60\.0%\)\s+14 ms\s+15 ms\s+2\s+udp 1\/3, tcp 2\/2/);
-    const md = formatScorecardMarkdown(measurements);
+    const md = formatScorecardMarkdown(aggregates);
     expect(md).toContain('| Carrier | Success | p50 RTT | p95 RTT | Timeouts | By transport |');
     expect(md).toContain('| twilio | 3/5 (60.0%) | 14 ms | 15 ms | 2 | udp 1/3, tcp 2/2 |');
     expect(formatScorecardText([])).toBe('');
-    expect(formatScorecardMarkdown([{ check: 'dns-consistency', target: 'x', metric: 'up', value: 1 }])).toBe('');
+    expect(formatScorecardMarkdown(aggregateMeasurements([{ check: 'dns-consistency', target: 'x', metric: 'up', value: 1 }]))).toBe('');
   });
 
   it('shows a dash for the RTT of a carrier that never answered', () => {
-    const md = formatScorecardMarkdown(probe('dead', 'udp', { up: false, timeout: true }));
+    const md = formatScorecardMarkdown(aggregateMeasurements(probe('dead', 'udp', { up: false, timeout: true })));
     expect(md).toContain('| dead | 0/1 (0.0%) | – | – | 1 | udp 0/1 |');
   });
 });
