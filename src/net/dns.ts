@@ -237,7 +237,7 @@ export class UdpTcpDnsClient implements DnsClient {
       this.watchRun(state, signal);
     }
     if (state.open) return state.notAsked();
-    const release = await state.limiter.acquire(signal);
+    const release = (signal?.aborted ? undefined : state.limiter.tryAcquire()) ?? (await state.limiter.acquire(signal));
     if (!release) {
       if (state.open) return state.notAsked();
       return { ok: false, kind: 'aborted', detail: 'the run budget was spent before the query was sent', attempts: 0 };

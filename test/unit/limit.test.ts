@@ -81,4 +81,21 @@ describe('ServerLimiter', () => {
     held!();
     expect(await slot.acquire()).toBeTypeOf('function');
   });
+
+  it('tryAcquire takes a free slot at once and refuses when the slots or the rate say wait', async () => {
+    // Prepare
+    const limiter = new ServerLimiter({ qps: 10, concurrency: 1 });
+    // Act
+    const first = limiter.tryAcquire();
+    const whileBusy = limiter.tryAcquire();
+    first!();
+    const tooSoon = limiter.tryAcquire();
+    // Assess: one slot; and at 10 qps the next start is 100 ms away, so it must be awaited.
+    expect(first).toBeTypeOf('function');
+    expect(whileBusy).toBeUndefined();
+    expect(tooSoon).toBeUndefined();
+    const waited = await limiter.acquire();
+    expect(waited).toBeTypeOf('function');
+  });
 });
+
