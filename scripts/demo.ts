@@ -6,7 +6,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { main } from '../src/entry/cli.ts';
 import { ensureLabPackages, startDnsLab, type DnsLab } from '../test/lab/dns-lab.ts';
 import { labZoneFrom, startRoute53Double, type Route53Double } from '../test/lab/route53-double.ts';
@@ -78,12 +78,18 @@ async function run(): Promise<number> {
 
     say(`2. acme moves from ${OLD} to ${NEW} (through the Route 53 API). pub2 and pub3 fetch it afresh; pub1 keeps its cached copy`);
     const route53 = new Route53Client({ region: 'us-east-1', endpoint: r53.endpoint });
-    await route53.send(
+    const moved = await route53.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: zoneId,
         ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: `acme.${ZONE}`, Type: 'A', TTL: 86400, ResourceRecords: [{ Value: NEW }] } }] },
       }),
     );
+    // As an operator would: wait until Route 53 says the change is on its name servers (INSYNC),
+    // or pub2 and pub3 could fetch the old address again on a busy machine.
+    for (let status = moved.ChangeInfo?.Status; status !== 'INSYNC'; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await route53.send(new GetChangeCommand({ Id: moved.ChangeInfo!.Id }))).ChangeInfo?.Status;
+    }
     await lab.flush('pub2', `acme.${ZONE}`);
     await lab.flush('pub3', `acme.${ZONE}`);
     const stale = await audit(configFile);
