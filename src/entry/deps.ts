@@ -10,13 +10,12 @@ import type { MetricsSink, Notifier } from '../notify.ts';
 import { emailNotifier } from '../report/email.ts';
 import { emfSink, textfileSink } from '../report/metrics.ts';
 import { slackNotifier } from '../report/slack.ts';
-import { directoryPublisher, statusPageSink, type PagePublisher } from '../report/status-sink.ts';
+import type { PagePublisher } from '../report/status-sink.ts';
 import { DEFAULT_STATE_FILE, FileStateStore } from '../state/file-store.ts';
 import { FileHistoryStore, historyDirFor, type HistoryStore } from '../state/history-store.ts';
 import type { ShardRunStore } from '../state/partials.ts';
 import type { StateStore } from '../state/store.ts';
 import { DEFAULT_RETENTION_MS } from '../history/record.ts';
-import { STATUS_PAGE_FILE } from '../report/outputs.ts';
 import type { Logger } from '../types.ts';
 
 /**
@@ -71,10 +70,10 @@ export async function historyStoreFor(config: Config, log: Logger): Promise<Hist
 /** Where reporters.html puts the page: a directory, or S3 (the SDK's S3 client loaded only then). */
 async function pagePublishersFor(config: Config): Promise<PagePublisher[]> {
   const html = config.reporters?.html;
-  if (html?.dir) return [directoryPublisher(html.dir)];
+  if (html?.dir) return [(await import('../report/status-sink.ts')).directoryPublisher(html.dir)];
   if (!html?.s3) return [];
   const s3 = html.s3;
-  const [{ S3Client }, { objectKey, putPage }] = await Promise.all([import('@aws-sdk/client-s3'), import('../net/s3.ts')]);
+  const [{ S3Client }, { objectKey, putPage }, { STATUS_PAGE_FILE }] = await Promise.all([import('@aws-sdk/client-s3'), import('../net/s3.ts'), import('../report/status/page.ts')]);
   const client = new S3Client({
     region: s3.region ?? config.aws?.region ?? 'us-east-1',
     endpoint: s3.endpoint,
@@ -120,7 +119,11 @@ export interface RealDepsOptions {
 export async function realDeps(config: Config, log: Logger, opts: RealDepsOptions = {}): Promise<JobDeps> {
   const [stateStore, history, publishers] = await Promise.all([stateStoreFor(config, log), historyStoreFor(config, log), pagePublishersFor(config)]);
   const metrics = metricsFor(config, opts.writeMetricsLine);
-  if (publishers.length > 0 || opts.onStatusPage) metrics.push(statusPageSink({ stores: { stateStore, history }, publishers, keep: opts.onStatusPage }));
+  // The page's renderer is loaded only when a page is wanted (a lazy chunk of the Lambda bundle).
+  if (publishers.length > 0 || opts.onStatusPage) {
+    const { statusPageSink } = await import('../report/status-sink.ts');
+    metrics.push(statusPageSink({ stores: { stateStore, history }, publishers, keep: opts.onStatusPage }));
+  }
   const deps: JobDeps = {
     dns: dnsClientFromConfig(config),
     log,

@@ -6,7 +6,7 @@ import type { Report } from '../types.ts';
 import { formatJson } from './json.ts';
 import { formatMarkdown } from './markdown.ts';
 import { formatPrometheus } from './metrics.ts';
-import { renderStatusPage, type StatusInputs } from './status/page.ts';
+import { renderStatusPage, STATUS_PAGE_FILE, type StatusInputs } from './status/page.ts';
 import { formatText } from './text.ts';
 
 export interface RenderOptions {
@@ -40,9 +40,6 @@ export const OUTPUT_FORMATS: Record<string, OutputFormat> = {
   prom: single(formatPrometheus),
   html: { target: 'directory', render: (report, opts) => [{ name: STATUS_PAGE_FILE, content: renderStatusPage(report, opts.status) }] },
 };
-
-/** The status page's file name in its directory (and its key under an S3 prefix). */
-export const STATUS_PAGE_FILE = 'index.html';
 
 export interface OutputSpec {
   format: string;

@@ -11,8 +11,7 @@ import type { HistoryStore } from '../state/history-store.ts';
 import { readStatusInputs } from '../state/status-inputs.ts';
 import type { StateStore } from '../state/store.ts';
 import type { Report } from '../types.ts';
-import { STATUS_PAGE_FILE } from './outputs.ts';
-import { renderStatusPage } from './status/page.ts';
+import { renderStatusPage, STATUS_PAGE_FILE } from './status/page.ts';
 
 /** Where a page goes; `where` names it in messages. */
 export interface PagePublisher {

@@ -26,6 +26,9 @@ import {
 
 export type { StatusInputs } from './model.ts';
 
+/** The status page's file name in its directory (and its key under an S3 prefix). */
+export const STATUS_PAGE_FILE = 'index.html';
+
 /** Safe in element content and in quoted attributes. */
 export function h(text: string | number): string {
   return sanitizeText(String(text)).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
