@@ -5,6 +5,7 @@
  * no sync, no QUIC), a fresh profile each time. Every console error and every request the page
  * makes is recorded, so a test can assert there are none beyond the page itself.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,7 @@ export interface OpenedPage {
 
 /** Chromium with a fresh profile (playwright takes --user-data-dir as a persistent context). */
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (CI's .ci/run installs it)`);
   const profile = await mkdtemp(path.join(tmpdir(), 'dialer-audit-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
