@@ -131,7 +131,7 @@ function ttlSection(report: Report, records: StatusInputs['history'], now: numbe
   ].join('');
   const rows = t.offenders.map((f) => `<tr><th scope="row">${h(f.target)}</th><td><b>${h(f.code)}</b></td><td>${h(f.message)}</td></tr>`).join('');
   const more = t.moreOffenders ? `<p>${plural(t.moreOffenders, 'more finding')} not listed.</p>` : '';
-  return `<div class="tiles">${tiles}</div>${chart ? `<p class="chart">${chart}</p>` : ''}${rows ? `<table><thead><tr><th>Name</th><th>Code</th><th>Finding</th></tr></thead><tbody>${rows}</tbody></table>${more}` : ''}`;
+  return `<div class="tiles">${tiles}</div>${chart ? `<p class="chart">Names over the policy per hour, 7 days: ${chart}</p>` : ''}${rows ? `<table><thead><tr><th>Name</th><th>Code</th><th>Finding</th></tr></thead><tbody>${rows}</tbody></table>${more}` : ''}`;
 }
 
 function tile(label: string, value: string, note: string): string {

@@ -46,7 +46,9 @@ details .pop{position:absolute;z-index:2;left:0;min-width:28em;max-width:44em;te
 .since{white-space:nowrap}
 .since small{display:block}
 .trend svg{display:block}
+.chart svg{vertical-align:middle}
 svg .h-up{fill:#2da44e}svg .h-partial{fill:#d4a72c}svg .h-down{fill:var(--bad)}svg .h-none{fill:var(--none)}
 svg .rtt{fill:none;stroke:#0969da;stroke-width:1.2}
+svg.line{background:#eef2f5}
 footer{padding:16px;font-size:12px}
 `;

@@ -42,16 +42,14 @@ export function rttLine(hours: (number | undefined)[], title: string, escape: (s
   const values = hours.filter((v): v is number => v !== undefined);
   const max = Math.max(...values, 0.001);
   let d = '';
-  let drawing = false;
   hours.forEach((v, i) => {
-    if (v === undefined) {
-      drawing = false;
-      return;
-    }
+    if (v === undefined) return;
     const x = i * STEP + STEP / 2;
     const y = HEIGHT - 1 - ((HEIGHT - 2) * v) / max;
-    d += `${drawing ? 'L' : 'M'}${n(x)} ${n(y)}`;
-    drawing = true;
+    const joined = i > 0 && hours[i - 1] !== undefined;
+    // An hour alone between gaps is a short dash, so it shows.
+    const alone = !joined && hours[i + 1] === undefined;
+    d += `${joined ? 'L' : 'M'}${n(x)} ${n(y)}${alone ? 'h1.5' : ''}`;
   });
   const line = d ? `<path class="rtt" d="${d}"/>` : '';
   return `<svg class="line" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" role="img" aria-label="${escape(title)}"><title>${escape(title)}</title>${line}</svg>`;
