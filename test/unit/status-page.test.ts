@@ -39,19 +39,20 @@ describe('the status page', () => {
   });
 
   it('says since when a problem fails, from the alert state, with its first step', () => {
-    // Prepare: the dead carrier fires since yesterday.
+    // Prepare: the dead carrier fails since yesterday and was told two runs later.
     const report = fleetReport({ dialers: 10 });
     const carrier = report.findings.find((f) => f.code === 'SIP_TIMEOUT')!;
     const since = new Date(FLEET_END - 26 * 3_600_000).toISOString();
+    const told = new Date(FLEET_END - 26 * 3_600_000 + 600_000).toISOString();
     const state: AlertState = {
       ...emptyState(),
-      entries: { [fingerprint(carrier)]: { ...carrier, firstSeen: since, lastSeen: since, firingSince: since, firing: true, consecutiveFailures: 300, consecutiveSuccesses: 0, told: {} } },
+      entries: { [fingerprint(carrier)]: { ...carrier, firstSeen: since, lastSeen: since, firingSince: told, firing: true, consecutiveFailures: 300, consecutiveSuccesses: 0, told: {} } },
     };
     // Act
     const html = renderStatusPage(report, { history: [], state, notes: ['History: 2026-11-20: 3 runs not kept'] });
     // Assess
     const row = /<tr class="sev-row-critical"><td><span class="sev sev-critical">critical<\/span><\/td><td><b>SIP_TIMEOUT<\/b>[^]*?<\/tr>/.exec(html)![0];
-    expect(row).toContain('2026-11-22 13:00 UTC<small>1d2h, notified</small>');
+    expect(row).toContain('2026-11-22 13:00 UTC<small>1d2h; notified since 2026-11-22 13:10 UTC</small>');
     expect(row).toContain('<td class="step">Check the trunk.</td>');
     expect(html).toContain('<ul class="notes"><li>History: 2026-11-20: 3 runs not kept</li></ul>');
   });

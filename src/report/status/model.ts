@@ -117,9 +117,10 @@ export function dnsMatrix(report: Report): Matrix {
 
 export interface Problem {
   finding: Pick<Finding, 'check' | 'target' | 'code' | 'resolver' | 'vantage' | 'severity' | 'message' | 'firstStep'>;
-  /** Since when it fails: the alert state's firingSince or first sighting, else this run. */
+  /** Since when it fails: the alert state's first sighting (a clean run in between does not end a problem), else this run. */
   since: string;
-  firing: boolean;
+  /** Since when people were told (the alert state's firingSince), while it fires. */
+  notifiedSince?: string;
   /** False for a problem the state holds that this run did not look at (another vantage, a skipped check). */
   seenThisRun: boolean;
 }
@@ -132,11 +133,11 @@ export function openProblems(report: Report, state: AlertState | undefined): { p
     const seen = byPrint.get(fp);
     if (seen && SEVERITY_RANK[seen.finding.severity] >= SEVERITY_RANK[f.severity]) continue;
     const e = entries[fp];
-    byPrint.set(fp, { finding: f, since: e?.firingSince ?? e?.firstSeen ?? report.startedAt, firing: e?.firing ?? false, seenThisRun: true });
+    byPrint.set(fp, { finding: f, since: e?.firstSeen ?? report.startedAt, ...(e?.firing && e.firingSince ? { notifiedSince: e.firingSince } : {}), seenThisRun: true });
   }
   for (const [fp, e] of Object.entries(entries)) {
     if (byPrint.has(fp) || !e.firing || e.consecutiveFailures === 0) continue;
-    byPrint.set(fp, { finding: e, since: e.firingSince ?? e.firstSeen, firing: true, seenThisRun: false });
+    byPrint.set(fp, { finding: e, since: e.firstSeen, ...(e.firingSince ? { notifiedSince: e.firingSince } : {}), seenThisRun: false });
   }
   const all = [...byPrint.values()].sort(
     (a, b) =>

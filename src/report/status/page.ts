@@ -111,7 +111,7 @@ function problemsSection(report: Report, inputs: StatusInputs, now: number): str
     const f = p.finding;
     const since = Date.parse(p.since);
     const where = [f.resolver ? `@${f.resolver}` : '', f.vantage ? `from ${f.vantage}` : ''].filter(Boolean).join(' ');
-    return `<tr class="sev-row-${f.severity}"><td><span class="sev sev-${f.severity}">${f.severity}</span></td><td><b>${h(f.code)}</b> ${h(f.target)} ${h(where)}<div class="msg">${h(f.message)}</div>${p.seenThisRun ? '' : '<div class="msg">not looked at by this run; the alert state still holds it</div>'}</td><td class="since" title="${h(humanTime(since))}">${h(humanTime(since))}<small>${h(humanDuration((now - since) / 1000))}${p.firing ? ', notified' : ''}</small></td><td class="step">${h(f.firstStep ?? '')}</td></tr>`;
+    return `<tr class="sev-row-${f.severity}"><td><span class="sev sev-${f.severity}">${f.severity}</span></td><td><b>${h(f.code)}</b> ${h(f.target)} ${h(where)}<div class="msg">${h(f.message)}</div>${p.seenThisRun ? '' : '<div class="msg">not looked at by this run; the alert state still holds it</div>'}</td><td class="since" title="${h(humanTime(since))}">${h(humanTime(since))}<small>${h(humanDuration((now - since) / 1000))}${p.notifiedSince ? `; notified since ${h(humanTime(Date.parse(p.notifiedSince)))}` : ''}</small></td><td class="step">${h(f.firstStep ?? '')}</td></tr>`;
   });
   const tail = more ? `<p>${plural(more, 'more problem')} not listed (every one is in the JSON report).</p>` : '';
   return `<table class="problems"><thead><tr><th>Severity</th><th>Problem</th><th>Failing since</th><th>First step</th></tr></thead><tbody>${rows.join('')}</tbody></table>${tail}`;
