@@ -8,6 +8,8 @@
 //   driven by the state machine (plan → 4 shards → merge) over the 50,000 dialers.
 //   The Lambda bundle's size and cold import time against a bare `node -e ''` (bench/bundle.ts).
 //   Hostile config files: exit 2 within 1 s and 150 MB (bench/hostile-config.ts).
+//   The status page at 50,000 dialers with a week of history: render time, size, chromium's load,
+//   a history day at its worst (bench/status-page.ts).
 // Targets: ours ≥ 1.0× Node's resolver; RSS(50k) ≤ 1.3 × RSS(2k) and ≤ 200 MB; clean JSON at 2k
 // ≤ 50 KB; ≤ 1,000 Prometheus series at 50k; wall ≤ 1.1 × the politeness bound; shards = one run.
 import { execFile, spawn } from 'node:child_process';
@@ -318,6 +320,8 @@ async function main(): Promise<void> {
     const bundle = await bundleNumbers();
     const { benchHostileConfig, formatHostileConfig } = await import('./hostile-config.ts');
     const hostileConfig = formatHostileConfig(await benchHostileConfig());
+    const { benchStatusPage, formatStatusPageBench } = await import('./status-page.ts');
+    const statusPage = formatStatusPageBench(await benchStatusPage());
 
     const q = (x: number) => `${Math.round(x).toLocaleString('en-US')} q/s`;
     const n = (x: number) => x.toLocaleString('en-US');
@@ -342,7 +346,7 @@ async function main(): Promise<void> {
       `Shards: ${SHARD_FLEET} dialers (10 missing from the zone, a resolver that answers nothing), one run against 4 shards (${shards.shards.join(' + ')} targets) merged: ${same ? 'the same' : 'DIFFERENT'} ${shards.one.length} findings`,
       ...(same ? [] : ['  one run only:', ...shards.one.filter((k) => !shards.merged.includes(k)).map((k) => `    ${k}`), '  merged only:', ...shards.merged.filter((k) => !shards.one.includes(k)).map((k) => `    ${k}`)]),
     ].filter(Boolean);
-    lines.push(bundle.trimEnd(), hostileConfig);
+    lines.push(bundle.trimEnd(), hostileConfig, statusPage);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await lab.stop();

@@ -336,6 +336,14 @@ const stateSchema = z
     file: z.string().min(1).optional(),
     /** For Lambda: one item (partition key attribute `pk`) written with a version condition. */
     dynamodb: z.strictObject({ table: z.string().min(1), key: z.string().min(1).default('dialer-audit'), endpoint: z.url().optional() }).optional(),
+    /** The run history beside the state (status page: uptime, trends): one document per UTC day, kept this long. */
+    history: z
+      .strictObject({
+        retention: duration
+          .default(14 * 86_400_000)
+          .refine((ms) => typeof ms !== 'number' || (ms >= 86_400_000 && ms <= 90 * 86_400_000), { message: 'expected between 1d and 90d' }),
+      })
+      .default({ retention: 14 * 86_400_000 }),
   })
   .refine((s) => !(s.file && s.dynamodb), { message: 'expected either file or dynamodb, not both', ...evenWithOtherProblems });
 
@@ -380,6 +388,23 @@ const reportersSchema = z.strictObject({
     })
     .optional(),
   links: z.strictObject({ runbook: z.url().optional(), dashboard: z.url().optional() }).optional(),
+  /** The static status page, rewritten after every notifying run: into a directory, or to S3 (Lambda). */
+  html: z
+    .strictObject({
+      dir: z.string().min(1).optional(),
+      s3: z
+        .strictObject({
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3–63 lower-case letters, digits, dots, hyphens)'),
+          /** Key prefix: the page is `<prefix>index.html`. */
+          prefix: z.string().regex(/^[^\/][\x21-\x7e]*$|^$/, 'expected a key prefix such as status/ (printable, not starting with /)').default(''),
+          region: z.string().optional(),
+          /** An S3-compatible endpoint (a lab); path-style requests. */
+          endpoint: z.url().optional(),
+        })
+        .optional(),
+    })
+    .refine((h) => (h.dir === undefined) !== (h.s3 === undefined), { message: 'expected either dir or s3', ...evenWithOtherProblems })
+    .optional(),
 });
 
 /** A time zone the runtime knows (node-cron would otherwise fail only when the daemon starts). */

@@ -13,7 +13,7 @@ export interface JobOptions extends AuditOptions {
 }
 
 /** With notify: the alert state store, the notifiers (Slack, email) and metrics sinks; see src/notify.ts. */
-export type JobDeps = AuditDeps & Pick<NotifyDeps, 'stateStore' | 'notifiers' | 'metrics'>;
+export type JobDeps = AuditDeps & Pick<NotifyDeps, 'stateStore' | 'history' | 'notifiers' | 'metrics'>;
 
 export async function runJob(config: Config, deps: JobDeps, opts: JobOptions = {}): Promise<Report> {
   const report = await runAudit(config, deps, opts);
@@ -34,7 +34,7 @@ export interface MergeJobOptions extends MergeShardsOptions {
  * and the notices.
  */
 /** What merging needs: no DNS client, and the fixer, state and notifiers only to fix and notify. */
-export type MergeDeps = Pick<JobDeps, 'log' | 'now' | 'signal' | 'inventory' | 'fixer' | 'stateStore' | 'notifiers' | 'metrics'>;
+export type MergeDeps = Pick<JobDeps, 'log' | 'now' | 'signal' | 'inventory' | 'fixer' | 'stateStore' | 'history' | 'notifiers' | 'metrics'>;
 
 export async function mergeJob(config: Config, partials: Report[], deps: MergeDeps, opts: MergeJobOptions = {}): Promise<Report> {
   const now = deps.now ?? Date.now;

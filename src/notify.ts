@@ -18,7 +18,9 @@ import {
   type Notice,
   type PolicyInput,
 } from './state/policy.ts';
+import { historyRecord } from './history/record.ts';
 import { withAlertHistory } from './state/history.ts';
+import type { HistoryStore } from './state/history-store.ts';
 import { updateState, type StateLock, type StateStore, type Versioned } from './state/store.ts';
 import { configSecrets, redact } from './report/redact.ts';
 import type { Logger, NotifyOutcome, Report, ReporterFailure } from './types.ts';
@@ -41,6 +43,8 @@ export interface MetricsSink {
 export interface NotifyDeps {
   log: Logger;
   stateStore?: StateStore;
+  /** The run history beside the state: every notifying run adds its record (status page: uptime, trends). */
+  history?: HistoryStore;
   notifiers?: Notifier[];
   metrics?: MetricsSink[];
   now?: () => number;
@@ -91,6 +95,7 @@ export async function notify(report: Report, config: Config, deps: NotifyDeps, o
     if (locked) {
       try {
         report = await decideSendRecord(report, config, deps, opts, store, lock, fail, outcome);
+        await appendHistory(report, deps, fail);
       } finally {
         await lock?.release();
       }
@@ -212,6 +217,17 @@ async function decideSendRecord(
     deps.log.error('cannot save the alert state', { error: message(err) });
   }
   return report;
+}
+
+/** Under the state lock: the run's record joins the history; a failure is the run's like a reporter's. */
+async function appendHistory(report: Report, deps: NotifyDeps, fail: (reporter: string, error: string) => string): Promise<void> {
+  if (!deps.history) return;
+  try {
+    const outcome = await deps.history.append(historyRecord(report));
+    if (outcome !== 'kept') deps.log.warn(outcome === 'dropped' ? "history: today's document is full; this run is not kept" : "history: today's document is nearly full; this run is kept without its findings' keys", { history: deps.history.description });
+  } catch (err) {
+    deps.log.warn('history not written', { error: fail('history', message(err)) });
+  }
 }
 
 function withFailures(report: Report, failures: ReporterFailure[], outcome: NotifyOutcome): Report {

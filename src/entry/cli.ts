@@ -14,9 +14,11 @@ import { createLogger } from '../log.ts';
 import { didYouMean } from '../names.ts';
 import { reportSchema } from '../report/json.ts';
 import { OUTPUT_FORMATS, parseOutputSpec, planOutputs, type OutputSpec } from '../report/outputs.ts';
+import type { StatusInputs } from '../report/status/page.ts';
 import { verdictLine } from '../report/text.ts';
 import { politeShard, ShardMergeError, sortForMerge } from '../shards.ts';
 import { writeFileAtomic } from '../state/atomic-write.ts';
+import { readStatusInputs } from '../state/status-inputs.ts';
 import { countRun, parseShard } from '../targets.ts';
 import type { Measurement, Report } from '../types.ts';
 import { mergeReports } from '../vantage.ts';
@@ -83,13 +85,13 @@ async function checkWritable(spec: OutputSpec): Promise<void> {
 }
 
 /** Writes each output file atomically (readers see the old file or the new one); returns what failed, in words. */
-async function writeOutputs(report: Report, files: OutputSpec[]): Promise<string[]> {
+async function writeOutputs(report: Report, files: OutputSpec[], status?: StatusInputs): Promise<string[]> {
   const problems: string[] = [];
   for (const spec of files) {
     const format = OUTPUT_FORMATS[spec.format];
     try {
       if (format.target === 'directory') await mkdir(spec.path, { recursive: true });
-      for (const file of format.render(report, { color: false })) {
+      for (const file of format.render(report, { color: false, status })) {
         await writeFileAtomic(file.name ? path.join(spec.path, file.name) : spec.path, file.content, 0o644);
       }
     } catch (err) {
@@ -157,7 +159,7 @@ export function buildProgram(io: CliIo, onExit: (code: number) => void): Command
     .command('audit')
     .description('Run every enabled check once and print the report (a dry run unless --fix).')
     .requiredOption('-c, --config <file>', 'the YAML config file')
-    .addOption(new Option('-f, --format <format>', 'the report on stdout').choices(Object.keys(OUTPUT_FORMATS)).default('text'))
+    .addOption(new Option('-f, --format <format>', 'the report on stdout').choices(Object.keys(OUTPUT_FORMATS).filter((f) => OUTPUT_FORMATS[f].target === 'file')).default('text'))
     .option('-o, --output <format=path>', `also write the report as FORMAT to PATH (- for stdout), from the same run; repeatable (${Object.keys(OUTPUT_FORMATS).join(', ')})`, collect, [])
     .option('-q, --quiet', 'print only the verdict line (outputs still written)', false)
     .option('--fix', 'apply the planned TTL fixes through Route 53 (default: only show the plan)', false)
@@ -176,6 +178,7 @@ Examples:
   dialer-audit audit --config dialer-audit.yaml --format json > report.json
   dialer-audit audit --config dialer-audit.yaml --output json=report.json --output prom=/var/lib/node_exporter/dialer-audit.prom
   dialer-audit audit --config dialer-audit.yaml --quiet --output markdown=report.md   # one line on stdout
+  dialer-audit audit --config dialer-audit.yaml --notify --output html=/var/www/dialer-status   # the status page
   dialer-audit audit --config dialer-audit.yaml --shard 2/4 --format json > shard-2.json
   dialer-audit audit --config dialer-audit.yaml --notify    # alert state, Slack/email notices, metrics
   dialer-audit audit --config dialer-audit.yaml --only dns-consistency --target acme.dialer.example.com
@@ -219,7 +222,9 @@ Exit codes: 0 no finding at or above the fail threshold, 1 there are (or an outp
         await measurements?.close();
       }
 
-      const failedOutputs = await writeOutputs(report, plan.files);
+      // The status page shows the history and the alert state too (read only; a notifying run wrote them first).
+      const status = plan.files.some((f) => f.format === 'html') ? await readStatusInputs(deps, Date.parse(report.finishedAt)) : undefined;
+      const failedOutputs = await writeOutputs(report, plan.files, status);
       for (const problem of failedOutputs) io.stderr.write(`${problem}\n`);
       if (plan.stdout) io.stdout.write(renderReport(report, plan.stdout, io));
       else io.stdout.write(`${verdictLine(report, { color: colorOn(io) })}\n`);

@@ -3,7 +3,8 @@
 // run still going is skipped and logged. SIGTERM/SIGINT (and every other signal that would end
 // it): no new ticks; the current run may finish within `daemon.grace`, else it is aborted (what it
 // learned is kept and the alert state saved); exit 0. SIGHUP reloads the config (validated; on a
-// problem the running config stays). Optional loopback /healthz with the last run's time and result.
+// problem the running config stays). Optional loopback /healthz with the last run's time and result,
+// and /status with the latest status page.
 import { constants as osConstants } from 'node:os';
 import { schedule as cronSchedule, type ScheduledTask } from 'node-cron';
 import { newRunId } from '../audit.ts';
@@ -93,7 +94,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const json = opts.json ?? true;
   const base = createLogger({ json, write: opts.write });
   const loadConfig = () => loadEntryConfig(opts.configFile, { env: opts.env, parameters: () => ssmParameters(opts.env) });
-  const buildDeps = opts.buildDeps ?? realDeps;
+  // The latest status page a run rendered, for /status.
+  let latestPage: string | undefined;
+  const buildDeps = opts.buildDeps ?? ((c: Config, l: Logger) => realDeps(c, l, { onStatusPage: (html) => (latestPage = html) }));
   const { log, use } = switchableLogger(base);
   // What the next run uses; SIGHUP replaces both at once, a run in progress keeps its own.
   let config = await loadConfig();
@@ -197,7 +200,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const healthz = config.daemon?.healthz;
   if (healthz) {
     try {
-      health = await startHealthServer(healthz.address, healthz.port, healthStatus);
+      health = await startHealthServer(healthz.address, healthz.port, healthStatus, () => latestPage);
     } catch (err) {
       await task.destroy();
       const code = (err as NodeJS.ErrnoException).code;

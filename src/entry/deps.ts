@@ -10,9 +10,12 @@ import type { MetricsSink, Notifier } from '../notify.ts';
 import { emailNotifier } from '../report/email.ts';
 import { emfSink, textfileSink } from '../report/metrics.ts';
 import { slackNotifier } from '../report/slack.ts';
+import type { PagePublisher } from '../report/status-sink.ts';
 import { DEFAULT_STATE_FILE, FileStateStore } from '../state/file-store.ts';
+import { FileHistoryStore, historyDirFor, type HistoryStore } from '../state/history-store.ts';
 import type { ShardRunStore } from '../state/partials.ts';
 import type { StateStore } from '../state/store.ts';
+import { DEFAULT_RETENTION_MS } from '../history/record.ts';
 import type { Logger } from '../types.ts';
 
 /**
@@ -53,6 +56,36 @@ export async function stateStoreFor(config: Config, log: Logger): Promise<StateS
   return new FileStateStore(config.state?.file ?? DEFAULT_STATE_FILE, { log });
 }
 
+/** The run history beside the state: DynamoDB items per day next to the state item, else files beside the state file. */
+export async function historyStoreFor(config: Config, log: Logger): Promise<HistoryStore> {
+  const retentionMs = config.state?.history.retention ?? DEFAULT_RETENTION_MS;
+  const table = config.state?.dynamodb;
+  if (table) {
+    const [client, { DynamoDbHistoryStore }] = await Promise.all([dynamoClientFor(config, table), import('../state/dynamodb-history.ts')]);
+    return new DynamoDbHistoryStore(client, table.table, table.key, retentionMs);
+  }
+  return new FileHistoryStore(historyDirFor(config.state?.file ?? DEFAULT_STATE_FILE), retentionMs, { log });
+}
+
+/** Where reporters.html puts the page: a directory, or S3 (the SDK's S3 client loaded only then). */
+async function pagePublishersFor(config: Config): Promise<PagePublisher[]> {
+  const html = config.reporters?.html;
+  if (html?.dir) return [(await import('../report/status-sink.ts')).directoryPublisher(html.dir)];
+  if (!html?.s3) return [];
+  const s3 = html.s3;
+  const [{ S3Client }, { objectKey, putPage }, { STATUS_PAGE_FILE }] = await Promise.all([import('@aws-sdk/client-s3'), import('../net/s3.ts'), import('../report/status/page.ts')]);
+  const client = new S3Client({
+    region: s3.region ?? config.aws?.region ?? 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: s3.endpoint !== undefined,
+    profile: config.aws?.profile,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
+  });
+  const key = objectKey(s3.prefix, STATUS_PAGE_FILE);
+  return [{ where: `s3://${s3.bucket}/${key}`, publish: (page) => putPage(client, s3.bucket, key, page) }];
+}
+
 /** A sharded run's partial reports and run lock, next to the alert state in its DynamoDB table. */
 export async function shardRunStoreFor(config: Config): Promise<ShardRunStore> {
   const table = config.state?.dynamodb;
@@ -77,14 +110,27 @@ export function metricsFor(config: Config, writeMetricsLine: (line: string) => v
   return out;
 }
 
-export async function realDeps(config: Config, log: Logger, opts: { writeMetricsLine?: (line: string) => void } = {}): Promise<JobDeps> {
-  const stateStore = await stateStoreFor(config, log);
+export interface RealDepsOptions {
+  writeMetricsLine?: (line: string) => void;
+  /** Every status page a notifying run renders (the daemon's /status); renders one even without reporters.html. */
+  onStatusPage?: (html: string) => void;
+}
+
+export async function realDeps(config: Config, log: Logger, opts: RealDepsOptions = {}): Promise<JobDeps> {
+  const [stateStore, history, publishers] = await Promise.all([stateStoreFor(config, log), historyStoreFor(config, log), pagePublishersFor(config)]);
+  const metrics = metricsFor(config, opts.writeMetricsLine);
+  // The page's renderer is loaded only when a page is wanted (a lazy chunk of the Lambda bundle).
+  if (publishers.length > 0 || opts.onStatusPage) {
+    const { statusPageSink } = await import('../report/status-sink.ts');
+    metrics.push(statusPageSink({ stores: { stateStore, history }, publishers, keep: opts.onStatusPage }));
+  }
   const deps: JobDeps = {
     dns: dnsClientFromConfig(config),
     log,
     stateStore,
+    history,
     notifiers: notifiersFor(config),
-    metrics: metricsFor(config, opts.writeMetricsLine),
+    metrics,
   };
   // run.measurements: every per-target measurement as a log line while the run goes (CloudWatch, journald).
   if (config.run.measurements) deps.onMeasurement = (m) => log.info('measurement', { ...m });

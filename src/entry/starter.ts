@@ -66,6 +66,7 @@ alerting:
   reminderInterval: 4h
 state:
   file: .dialer-audit/state.json
+  history: { retention: 14d }   # the run history beside it (uptime and trends of the status page)
 
 # reporters:
 #   slack: { webhookUrl: env:SLACK_WEBHOOK_URL }
@@ -73,10 +74,11 @@ state:
 #     smtp: { host: smtp.example.com, port: 587, user: env:SMTP_USER, pass: ssm:/dialer-audit/prod/smtp-pass }
 #     from: dialer-audit@example.com
 #     to: [voice-oncall@example.com]
+#   html: { dir: /var/www/dialer-status }   # the status page after every notifying run (or s3: { bucket, prefix })
 
 # \`dialer-audit daemon\`: cron with an optional seconds field; one run at a time.
 daemon:
   schedule: "*/5 * * * *"
   grace: 30s              # on SIGTERM: let the current run finish this long, then abort it
-  # healthz: { port: 9464, address: 127.0.0.1 }
+  # healthz: { port: 9464, address: 127.0.0.1 }   # also serves the status page at /status
 `;

@@ -1,5 +1,6 @@
 // The daemon's /healthz: a tiny HTTP server (loopback by default) that says when the last run
 // finished and how it went, for a systemd watchdog script, a load balancer or a Kubernetes probe.
+// It also serves the latest status page at /status (the same self-contained HTML reporters.html writes).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -14,15 +15,28 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(address: string, port: number, status: () => HealthStatus): Promise<HealthServer> {
+/** The page's own policy again as a header: nothing but its inline CSS may load. */
+const PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export async function startHealthServer(address: string, port: number, status: () => HealthStatus, statusPage?: () => string | undefined): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
+    if (path === '/status' && statusPage) {
+      const page = statusPage();
+      if (page === undefined) {
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '60', 'cache-control': 'no-store' }).end('no run has finished yet: the status page appears after the first run\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': PAGE_POLICY, 'x-content-type-options': 'nosniff' });
+      res.end(req.method === 'HEAD' ? undefined : page);
+      return;
+    }
     if (path !== '/healthz') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; try /healthz${statusPage ? ' or /status' : ''}\n`);
       return;
     }
     const s = status();

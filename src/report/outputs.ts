@@ -1,16 +1,19 @@
 // What one run writes where: `--format` for stdout and any number of `--output FORMAT=PATH`, all
 // rendered from the one report of the one run (one set of probes). Pure: specs in, contents out;
 // the CLI writes them (atomically). A format renders files: one for a file format, several for a
-// directory format (a static status page is the kind that would plug in here as `html=DIR`).
+// directory format (the static status page: `html=DIR` writes DIR/index.html).
 import type { Report } from '../types.ts';
 import { formatJson } from './json.ts';
 import { formatMarkdown } from './markdown.ts';
 import { formatPrometheus } from './metrics.ts';
+import { renderStatusPage, STATUS_PAGE_FILE, type StatusInputs } from './status/page.ts';
 import { formatText } from './text.ts';
 
 export interface RenderOptions {
   /** ANSI colours (stdout on a terminal only; never in files). */
   color: boolean;
+  /** For the status page: the history and alert state (read at the edge); without them it shows this run alone. */
+  status?: StatusInputs;
 }
 
 /** One file a format produces; `name` is relative to the output's directory, '' for a file format's own path. */
@@ -35,6 +38,7 @@ export const OUTPUT_FORMATS: Record<string, OutputFormat> = {
   json: single(formatJson),
   markdown: single(formatMarkdown),
   prom: single(formatPrometheus),
+  html: { target: 'directory', render: (report, opts) => [{ name: STATUS_PAGE_FILE, content: renderStatusPage(report, opts.status) }] },
 };
 
 export interface OutputSpec {

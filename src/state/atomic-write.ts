@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm } from 'node:fs/promises';
 
 /** True when written; false only with `exclusive` when `file` already exists. */
-export async function writeFileAtomic(file: string, content: string, mode: number, opts: { exclusive?: boolean } = {}): Promise<boolean> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array, mode: number, opts: { exclusive?: boolean } = {}): Promise<boolean> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', mode);

@@ -56,10 +56,7 @@ export class DynamoDbStateStore implements StateStore {
     if (blob.length > MAX_STATE_BYTES) {
       throw new Error(`${this.description}: the alert state is ${Math.round(blob.length / 1024)} KB compressed, over DynamoDB's item limit; raise alerting.notifyOn or split the fleet over several state keys`);
     }
-    const conditional: Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
-      revision === 0
-        ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PARTITION_KEY } }
-        : { ConditionExpression: '#v = :expected', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':expected': { N: String(revision) } } };
+    const conditional = versionCondition(revision);
     try {
       await this.client.send(
         new PutItemCommand({
@@ -160,6 +157,13 @@ export class DynamoDbStateStore implements StateStore {
       throw new Error(`${this.description}: ${what} failed (${describeAwsError(err)})`);
     }
   }
+}
+
+/** A PutItem's condition that the item's `version` is still `revision` (0: that there is no item yet). */
+export function versionCondition(revision: number): Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
+  return revision === 0
+    ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PARTITION_KEY } }
+    : { ConditionExpression: '#v = :expected', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':expected': { N: String(revision) } } };
 }
 
 export function describeAwsError(err: unknown): string {

@@ -48,7 +48,7 @@ async function slsPackage(name: string, params: string[]): Promise<{ template: T
   const service = path.join(work, name);
   mkdirSync(path.join(service, 'deploy'), { recursive: true });
   copyFileSync(path.join(root, 'serverless.yml'), path.join(service, 'serverless.yml'));
-  for (const helper of ['route53-change-policy.cjs', 'state-machine.cjs']) copyFileSync(path.join(root, 'deploy', helper), path.join(service, 'deploy', helper));
+  for (const helper of ['route53-change-policy.cjs', 'state-machine.cjs', 'status-page-policy.cjs']) copyFileSync(path.join(root, 'deploy', helper), path.join(service, 'deploy', helper));
   cpSync(bundleDir, path.join(service, 'dist/lambda'), { recursive: true });
   const out = path.join(service, 'out');
   try {
@@ -90,7 +90,7 @@ describe('serverless package (osls, offline)', () => {
 
   beforeAll(async () => {
     [withZones, withoutZones] = await Promise.all([
-      slsPackage('zones', [`route53ZoneIds=${ZONES.join(',')}`, 'schedule=rate(10 minutes)', 'alarmEmail=voice-oncall@example.com', 'shardConcurrency=3']),
+      slsPackage('zones', [`route53ZoneIds=${ZONES.join(',')}`, 'schedule=rate(10 minutes)', 'alarmEmail=voice-oncall@example.com', 'shardConcurrency=3', 'statusBucket=ops-status', 'statusPrefix=dialers/']),
       slsPackage('nozones', []),
     ]);
   }, 240_000);
@@ -174,6 +174,14 @@ describe('serverless package (osls, offline)', () => {
     const all = statements(withoutZones.template);
     expect(all.flatMap(actions)).not.toContain('route53:ChangeResourceRecordSets');
     expect(withoutZones.template.Resources.Route53ChangePolicy).toBeUndefined();
+  });
+
+  it('the status page: s3:PutObject on its one object only; without statusBucket no S3 right at all', () => {
+    const put = statements(withZones.template).filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    expect(put).toHaveLength(1);
+    expect(actions(put[0])).toEqual(['s3:PutObject']);
+    expect(resources(put[0])).toEqual(['arn:aws:s3:::ops-status/dialers/index.html']);
+    expect(statements(withoutZones.template).flatMap(actions).filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 
   it('the other rights are the documented ones, each on its own resource', () => {

@@ -146,7 +146,8 @@ describe('faults while holding the lock', () => {
     expect(second.stderr.join('\n')).not.toMatch(/cannot|waiting|stale/);
     expect(newPosts()).toBe(1);
     expect(entryOf(path.join(full, 'state.json'))).toMatchObject({ revision: 1, entries: [{ told: { slack: expect.anything() } }] });
-    expect(readdirSync(full)).toEqual(['state.json']);
+    // The state and the run history beside it (history/); no lock, no temp file.
+    expect(readdirSync(full).sort()).toEqual(['history', 'state.json']);
   });
 
   it('SIGKILL while holding the lock (mid-send): the lock names the dead process, the next run takes it over at once with a log line, saves, and nothing is sent twice after that', async () => {

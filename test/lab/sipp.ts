@@ -41,10 +41,11 @@ process.once('exit', () => {
 });
 
 function assertLabAddress(address: string, netns?: string): void {
-  const loopbackRange = /^127\.50\.\d{1,3}\.\d{1,3}$/.test(address);
+  // 127.50/16 for the SIP labs, 127.100/16 for the status page test.
+  const loopbackRange = /^127\.(50|100)\.\d{1,3}\.\d{1,3}$/.test(address);
   const namespaceRange = netns !== undefined && /^198\.(18|19)\.\d{1,3}\.\d{1,3}$/.test(address);
   if (!loopbackRange && !namespaceRange) {
-    throw new Error(`SIPp lab address ${address} is outside 127.50.0.0/16${netns ? ' and 198.18.0.0/15' : ''}`);
+    throw new Error(`SIPp lab address ${address} is outside 127.50.0.0/16 and 127.100.0.0/16${netns ? ' and 198.18.0.0/15' : ''}`);
   }
 }
 

@@ -52,7 +52,7 @@ describe('audit --output and --quiet', () => {
   });
 
   it.each([
-    [['--output', 'yaml=x.yaml'], '--output yaml=x.yaml: unknown format "yaml" (formats: text, json, markdown, prom)'],
+    [['--output', 'yaml=x.yaml'], '--output yaml=x.yaml: unknown format "yaml" (formats: text, json, markdown, prom, html)'],
     [['--output', 'json'], '--output json: expected FORMAT=PATH'],
     [['--output', 'json=-', '--output', 'prom=-'], '--output: only one output can go to stdout (json=-, prom=-)'],
     [['--format', 'json', '--output', 'prom=-'], '--format json: stdout already carries --output prom=-'],
