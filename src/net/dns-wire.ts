@@ -5,7 +5,7 @@
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
-import type { ClientSubnet, DnsQuery, RecordType } from './dns.ts';
+import type { ClientSubnet, DnsQuery, QueryFlags, RecordType } from './dns.ts';
 
 export function normalizeName(name: string): string {
   const lower = name.toLowerCase();
@@ -41,16 +41,6 @@ export function normalizeIPv6(address: string): string {
 
 const TYPE_CODES: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, DS: 43, RRSIG: 46, DNSKEY: 48, CAA: 257 };
 const CLASS_CODES = { IN: 1, CH: 3 } as const;
-
-export interface QueryFlags {
-  recursionDesired: boolean;
-  authenticatedData?: boolean;
-  dnssecOk?: boolean;
-  checkingDisabled?: boolean;
-  clientSubnet?: ClientSubnet;
-  /** CH only for the liveness question (version.bind); IN otherwise. */
-  qclass?: 'IN' | 'CH';
-}
 
 /**
  * The query on the wire: header, one question and an EDNS0 OPT record. Written by hand because it

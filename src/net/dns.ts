@@ -18,7 +18,7 @@ import { toResponse } from './dns-records.ts';
 
 export { buildQuery, encodeQuery, judgeReply, normalizeIPv6, normalizeName, validateMessage } from './dns-wire.ts';
 export { describeExtendedError, ednsOptionsOf, keyTag } from './dns-records.ts';
-export type { QueryFlags, Verdict } from './dns-wire.ts';
+export type { Verdict } from './dns-wire.ts';
 export type { TlsOptions } from './dns-stream.ts';
 
 export type RecordType = 'A' | 'AAAA' | 'CNAME' | 'NS' | 'SOA' | 'TXT' | 'SRV' | 'NAPTR' | 'MX' | 'PTR' | 'CAA' | 'DS' | 'DNSKEY' | 'RRSIG';
@@ -72,10 +72,8 @@ export interface DnsFailure {
 
 export type DnsResult = { ok: true; response: DnsResponse } | DnsFailure;
 
-export interface DnsQuery {
-  server: ServerAddress;
-  name: string;
-  type: RecordType;
+/** The header bits and EDNS options of a question (what encodeQuery writes besides the name and type). */
+export interface QueryFlags {
   /** RD bit: true for resolvers, false for authoritative servers. */
   recursionDesired: boolean;
   /**
@@ -91,6 +89,12 @@ export interface DnsQuery {
   clientSubnet?: ClientSubnet;
   /** CH only for the liveness question (version.bind); IN otherwise. */
   qclass?: 'IN' | 'CH';
+}
+
+export interface DnsQuery extends QueryFlags {
+  server: ServerAddress;
+  name: string;
+  type: RecordType;
 }
 
 export interface ClientSubnet {

@@ -1,53 +1,32 @@
 // The dns-consistency check's verdicts, with a scripted DNS client (the lab tests do it for real).
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
-import { parseConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { LEARN_QUIET_ASKS } from '../../src/lookup.ts';
 import type { Inventory, RecordSet } from '../../src/types.ts';
 import { answer, FakeDns, type Script } from '../support/fake-dns.ts';
+import { AUTH, fleet, fleetConfig } from '../support/dialer-fleet.ts';
 
-const AUTH = '127.0.0.10:53';
-const config = (extra: Record<string, unknown> = {}) =>
-  parseConfig({
-    resolvers: [
-      { name: 'google', address: '8.8.8.8' },
-      { name: 'cloudflare', address: '1.1.1.1' },
-    ],
-    authoritative: [{ name: 'ns1', address: AUTH }],
-    targets: { dialers: ['acme.dialer.example.com', 'beta.dialer.example.com'] },
-    checks: { 'dns-consistency': { recordTypes: ['A'] } },
-    ...extra,
-  });
 
-/** The zone: acme → 192.0.2.10, beta → 192.0.2.20; resolvers agree unless `override` says otherwise. */
-function fleet(override: Script = () => undefined): Script {
-  const zone: Record<string, string> = { 'acme.dialer.example.com': '192.0.2.10', 'beta.dialer.example.com': '192.0.2.20' };
-  return (q) => {
-    const own = override(q);
-    if (own) return own;
-    const value = zone[q.name];
-    if (!value) return answer('NXDOMAIN', [], { aa: q.at === AUTH });
-    return answer('NOERROR', [{ name: q.name, type: 'A', ttl: q.at === AUTH ? 300 : 200, value }], { aa: q.at === AUTH });
-  };
-}
+/** The shared fleet (test/support/dialer-fleet.ts) as this file's tests see it. */
+const fleetHere = (override: Script = () => undefined): Script => fleet(override, { resolverTtl: 200 });
 
 const NOW = Date.parse('2026-11-23T15:00:00Z');
 
-async function audit(script: Script, cfg = config()) {
+async function audit(script: Script, cfg = fleetConfig()) {
   return runAudit(cfg, { dns: new FakeDns(script), log: silentLogger, now: () => NOW });
 }
 
 describe('dns-consistency', () => {
   it('a healthy fleet gives no findings', async () => {
-    const report = await audit(fleet());
+    const report = await audit(fleetHere());
     expect(report.findings).toEqual([]);
     expect(report.summary.failed).toBe(false);
   });
 
   it('a stale answer at one resolver is DNS_MISMATCH there only, with expiry and the flush page', async () => {
     // Prepare: Google still holds acme's old address for 86 000 s more.
-    const script = fleet((q) =>
+    const script = fleetHere((q) =>
       q.at === '8.8.8.8:53' && q.name === 'acme.dialer.example.com' ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 86000, value: '192.0.2.99' }]) : undefined,
     );
     // Act
@@ -68,7 +47,7 @@ describe('dns-consistency', () => {
   });
 
   it('a resolver that answers nothing is one finding, not one per dialer', async () => {
-    const script = fleet((q) => (q.at === '1.1.1.1:53' ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
+    const script = fleetHere((q) => (q.at === '1.1.1.1:53' ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
     const report = await audit(script);
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_TIMEOUT', resolver: 'cloudflare', target: 'cloudflare (1.1.1.1:53)' });
@@ -77,7 +56,7 @@ describe('dns-consistency', () => {
   });
 
   it('SERVFAIL and a cached NXDOMAIN get their own codes', async () => {
-    const script = fleet((q) => {
+    const script = fleetHere((q) => {
       if (q.at === '8.8.8.8:53' && q.name.startsWith('acme')) return answer('SERVFAIL', []);
       if (q.at === '1.1.1.1:53' && q.name.startsWith('beta')) return answer('NXDOMAIN', [], { authorities: [{ name: 'dialer.example.com', type: 'SOA', ttl: 850, value: 'x' }] });
       return undefined;
@@ -91,15 +70,15 @@ describe('dns-consistency', () => {
   });
 
   it('a dialer missing from the zone is one DNS_NXDOMAIN at the authoritative, not one per resolver', async () => {
-    const report = await audit(fleet(), config({ targets: { dialers: ['gone.dialer.example.com'] } }));
+    const report = await audit(fleetHere(), fleetConfig({ targets: { dialers: ['gone.dialer.example.com'] } }));
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_NXDOMAIN', resolver: 'authoritative', target: 'gone.dialer.example.com' });
   });
 
   it('authoritative servers that disagree are DNS_AUTH_INCONSISTENT; a resolver matching either is fine', async () => {
-    const cfg = config({ authoritative: [{ name: 'ns1', address: AUTH }, { name: 'ns2', address: '127.0.0.11:53' }] });
-    const script = fleet((q) =>
-      q.at === '127.0.0.11:53' && q.name.startsWith('acme') ? answer('NOERROR', [{ name: q.name, type: 'A', value: '192.0.2.11' }], { aa: true }) : q.at === '127.0.0.11:53' ? fleet()({ ...q, at: AUTH }) : undefined,
+    const cfg = fleetConfig({ authoritative: [{ name: 'ns1', address: AUTH }, { name: 'ns2', address: '127.0.0.11:53' }] });
+    const script = fleetHere((q) =>
+      q.at === '127.0.0.11:53' && q.name.startsWith('acme') ? answer('NOERROR', [{ name: q.name, type: 'A', value: '192.0.2.11' }], { aa: true }) : q.at === '127.0.0.11:53' ? fleetHere()({ ...q, at: AUTH }) : undefined,
     );
     const report = await audit(script, cfg);
     expect(report.findings.map((f) => f.code)).toEqual(['DNS_AUTH_INCONSISTENT']);
@@ -107,7 +86,7 @@ describe('dns-consistency', () => {
   });
 
   it('an authoritative server this host cannot reach is one VANTAGE_BLIND and no resolver is accused', async () => {
-    const script = fleet((q) => (q.at === AUTH ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
+    const script = fleetHere((q) => (q.at === AUTH ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined));
     const report = await audit(script);
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'VANTAGE_BLIND', severity: 'critical', evidence: { authoritativeBlind: true, resolversBlind: false } });
@@ -115,14 +94,14 @@ describe('dns-consistency', () => {
   });
 
   it('an authoritative server that refuses every question is DNS_AUTH_UNREACHABLE, critical: it was reached', async () => {
-    const script = fleet((q) => (q.at === AUTH ? answer('REFUSED', [], { aa: false }) : undefined));
+    const script = fleetHere((q) => (q.at === AUTH ? answer('REFUSED', [], { aa: false }) : undefined));
     const report = await audit(script);
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_AUTH_UNREACHABLE', severity: 'critical', resolver: 'ns1' });
   });
 
   it('a resolver counting down an older, longer TTL is a DNS_TTL_STALE warning', async () => {
-    const script = fleet((q) =>
+    const script = fleetHere((q) =>
       q.at === '8.8.8.8:53' && q.name.startsWith('beta') ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 80000, value: '192.0.2.20' }]) : undefined,
     );
     const report = await audit(script);
@@ -131,13 +110,13 @@ describe('dns-consistency', () => {
 
   it('finds the zone’s name servers through the first resolver when none are configured', async () => {
     // Prepare: no `authoritative` in the config; the resolver knows the SOA and NS.
-    const cfg = config({ authoritative: undefined });
+    const cfg = fleetConfig({ authoritative: undefined });
     const dns = new FakeDns((q) => {
       if (q.type === 'SOA') return answer('NOERROR', [], { authorities: [{ name: 'dialer.example.com', type: 'SOA', value: 'ns1.example.net x 1 2 3 4 5' }] });
       if (q.type === 'NS') return answer('NOERROR', [{ name: 'dialer.example.com', type: 'NS', value: 'ns1.example.net' }]);
       if (q.name === 'ns1.example.net' && q.type === 'A') return answer('NOERROR', [{ name: q.name, type: 'A', value: '192.0.2.53' }]);
       if (q.name === 'ns1.example.net') return answer('NOERROR', []);
-      return fleet()({ ...q, at: q.at === '192.0.2.53:53' ? AUTH : q.at });
+      return fleetHere()({ ...q, at: q.at === '192.0.2.53:53' ? AUTH : q.at });
     });
     // Act
     const report = await runAudit(cfg, { dns, log: silentLogger });
@@ -152,7 +131,7 @@ describe('dns-consistency', () => {
 
   it('a dialer NXDOMAIN at every resolver, with no authoritative server found, is DNS_NXDOMAIN — not DNS_AUTH_UNREACHABLE', async () => {
     // Prepare: no `authoritative` in the config, and the resolvers' NXDOMAIN carries no SOA to find the zone with.
-    const cfg = config({ authoritative: undefined, targets: { dialers: ['gone.dialer.example.com'] } });
+    const cfg = fleetConfig({ authoritative: undefined, targets: { dialers: ['gone.dialer.example.com'] } });
     const dns = new FakeDns(() => answer('NXDOMAIN', []));
     // Act
     const report = await runAudit(cfg, { dns, log: silentLogger });
@@ -163,8 +142,8 @@ describe('dns-consistency', () => {
   });
 
   it('a name whose authoritative servers cannot be found is DNS_AUTH_NOT_FOUND, folded into one finding', async () => {
-    const cfg = config({ authoritative: undefined });
-    const dns = new FakeDns((q) => (q.type === 'SOA' ? answer('NOERROR', []) : fleet()(q)));
+    const cfg = fleetConfig({ authoritative: undefined });
+    const dns = new FakeDns((q) => (q.type === 'SOA' ? answer('NOERROR', []) : fleetHere()(q)));
     const report = await runAudit(cfg, { dns, log: silentLogger });
     expect(report.findings.map((f) => `${f.code} ${f.target} ${f.severity}`)).toEqual(['DNS_AUTH_NOT_FOUND 2 dialers warning']);
   });
@@ -175,7 +154,7 @@ describe('dns-consistency on routed names', () => {
   function rotating(variants: string[][], resolverValue: (resolver: string) => string[]): Script & { authAsks: () => number } {
     let asks = 0;
     const script: Script = (q) => {
-      if (q.name !== 'acme.dialer.example.com') return fleet()(q);
+      if (q.name !== 'acme.dialer.example.com') return fleetHere()(q);
       const values = q.at === AUTH ? variants[asks++ % variants.length] : resolverValue(q.at);
       return answer('NOERROR', values.map((value) => ({ name: q.name, type: 'A', ttl: 60, value })), { aa: q.at === AUTH });
     };
@@ -210,10 +189,10 @@ describe('dns-consistency on routed names', () => {
 
   it('two authoritative servers each handing out either answer are not DNS_AUTH_INCONSISTENT', async () => {
     // Prepare: ns1 and ns2 answer in turn, out of step with each other.
-    const cfg = config({ authoritative: [{ name: 'ns1', address: AUTH }, { name: 'ns2', address: '127.0.0.11:53' }] });
+    const cfg = fleetConfig({ authoritative: [{ name: 'ns1', address: AUTH }, { name: 'ns2', address: '127.0.0.11:53' }] });
     const turns: Record<string, number> = {};
     const script: Script = (q) => {
-      if (q.name !== 'acme.dialer.example.com') return fleet()({ ...q, at: q.at === '127.0.0.11:53' ? AUTH : q.at });
+      if (q.name !== 'acme.dialer.example.com') return fleetHere()({ ...q, at: q.at === '127.0.0.11:53' ? AUTH : q.at });
       const auth = q.at === AUTH || q.at === '127.0.0.11:53';
       const n = (turns[q.at] = (turns[q.at] ?? 0) + 1);
       const value = auth ? (n + (q.at === AUTH ? 0 : 1)) % 2 === 0 ? '192.0.2.1' : '192.0.2.2' : '192.0.2.1';
@@ -227,14 +206,14 @@ describe('dns-consistency on routed names', () => {
 
   it('with egress, the zone is asked with the resolver’s network as client subnet and compared with that answer', async () => {
     // Prepare: a geo answer: 192.0.2.22 for 127.58.2.0/24, 192.0.2.21 for everyone else (the audit host).
-    const cfg = config({
+    const cfg = fleetConfig({
       resolvers: [
         { name: 'google', address: '8.8.8.8', egress: ['127.58.2.0/24'] },
         { name: 'cloudflare', address: '1.1.1.1', egress: ['127.58.3.0/24', '127.58.4.0/24'] },
       ],
     });
     const script: Script = (q) => {
-      if (q.name !== 'acme.dialer.example.com') return fleet()(q);
+      if (q.name !== 'acme.dialer.example.com') return fleetHere()(q);
       const geo = (subnet?: string) => (subnet === '127.58.2.0' ? '192.0.2.22' : subnet === '127.58.4.0' ? '192.0.2.24' : '192.0.2.21');
       const value = q.at === AUTH ? geo(q.clientSubnet?.address) : q.at === '8.8.8.8:53' ? '192.0.2.22' : '192.0.2.24';
       return answer('NOERROR', [{ name: q.name, type: 'A', ttl: 60, value }], { aa: q.at === AUTH });
@@ -257,7 +236,7 @@ describe('dns-consistency on routed names', () => {
     const inventory: Inventory = { dialers: ['acme.dialer.example.com'], zones: [{ zoneId: 'Z1', name: 'dialer.example.com', privateZone: false, recordSets: sets, dialerRecordSets: sets }] };
     const script = rotating([['192.0.2.1']], (at) => (at === '8.8.8.8:53' ? ['192.0.2.2'] : ['192.0.2.9']));
     // Act
-    const report = await runAudit(config(), { dns: new FakeDns(script), log: silentLogger, inventory: async () => inventory });
+    const report = await runAudit(fleetConfig(), { dns: new FakeDns(script), log: silentLogger, inventory: async () => inventory });
     // Assess
     expect(report.findings.map((f) => `${f.code} ${f.resolver}`)).toEqual(['DNS_MISMATCH cloudflare']);
     expect(report.findings[0].evidence?.routing).toEqual({ source: 'route53', policy: 'weighted', variants: ['w1 192.0.2.1', 'w2 192.0.2.2'] });

@@ -3,41 +3,20 @@
 // resolvers-dnssec.test.ts do the same against the real servers).
 import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
-import { parseConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { DnsRecord } from '../../src/net/dns.ts';
 import { answer, FakeDns, type Script } from '../support/fake-dns.ts';
+import { AUTH, fleet, fleetConfig } from '../support/dialer-fleet.ts';
 
-const AUTH = '127.0.0.10:53';
 const GOOGLE = '8.8.8.8:53';
 const NOW = Date.parse('2026-11-23T15:00:00Z');
 const SOA: Partial<DnsRecord> = { name: 'dialer.example.com', type: 'SOA', ttl: 900, value: 'ns1 h 1 2 3 4 900', fields: { minimum: 900 } };
 
-const config = (extra: Record<string, unknown> = {}) =>
-  parseConfig({
-    resolvers: [
-      { name: 'google', address: '8.8.8.8' },
-      { name: 'cloudflare', address: '1.1.1.1' },
-    ],
-    authoritative: [{ name: 'ns1', address: AUTH }],
-    targets: { dialers: ['acme.dialer.example.com', 'beta.dialer.example.com'] },
-    checks: { 'dns-consistency': { recordTypes: ['A'] } },
-    ...extra,
-  });
 
-/** acme → 192.0.2.10, beta → 192.0.2.20 (TTL 300); made-up names are NXDOMAIN; resolvers agree unless `override` says otherwise. */
-function fleet(override: Script = () => undefined): Script {
-  const zone: Record<string, string> = { 'acme.dialer.example.com': '192.0.2.10', 'beta.dialer.example.com': '192.0.2.20' };
-  return (q) => {
-    const own = override(q);
-    if (own) return own;
-    const value = zone[q.name];
-    if (!value) return answer('NXDOMAIN', [], { aa: q.at === AUTH, authorities: [SOA] });
-    return answer('NOERROR', [{ name: q.name, type: 'A', ttl: 300, value }], { aa: q.at === AUTH });
-  };
-}
+/** The shared fleet (test/support/dialer-fleet.ts) as this file's tests see it. */
+const fleetHere = (override: Script = () => undefined): Script => fleet(override, { negativeSoa: SOA });
 
-function audit(script: Script, cfg = config()) {
+function audit(script: Script, cfg = fleetConfig()) {
   const dns = new FakeDns(script);
   return runAudit(cfg, { dns, log: silentLogger, now: () => NOW }).then((report) => ({ report, dns }));
 }
@@ -46,14 +25,14 @@ const made = (name: string) => name.startsWith('_dialer-audit-');
 
 describe('DNSSEC at a validating resolver', () => {
   it('a SERVFAIL with a DNSSEC EDE is DNS_DNSSEC_BOGUS, quoting it', async () => {
-    const { report } = await audit(fleet((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('SERVFAIL', [], { extendedErrors: [{ code: 7, text: 'signature expired' }] }) : undefined)));
+    const { report } = await audit(fleetHere((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('SERVFAIL', [], { extendedErrors: [{ code: 7, text: 'signature expired' }] }) : undefined)));
     expect(report.findings).toHaveLength(1);
     expect(report.findings[0]).toMatchObject({ code: 'DNS_DNSSEC_BOGUS', severity: 'critical', resolver: 'google', target: 'acme.dialer.example.com' });
     expect(report.findings[0].message).toContain('it says Signature Expired (7): signature expired');
   });
 
   it('a SERVFAIL without EDE that answers with checking disabled is DNS_DNSSEC_BOGUS (BIND 9.18, pdns-recursor)', async () => {
-    const { report, dns } = await audit(fleet((q) => (q.at === GOOGLE && q.name.startsWith('acme') && !q.checkingDisabled ? answer('SERVFAIL', []) : undefined)));
+    const { report, dns } = await audit(fleetHere((q) => (q.at === GOOGLE && q.name.startsWith('acme') && !q.checkingDisabled ? answer('SERVFAIL', []) : undefined)));
     expect(report.findings.map((f) => f.code)).toEqual(['DNS_DNSSEC_BOGUS']);
     expect(report.findings[0].message).toContain('it answers the same question with checking disabled (CD)');
     // Resolvers are asked with AD (pdns-recursor's process mode validates only then), not DO.
@@ -63,7 +42,7 @@ describe('DNSSEC at a validating resolver', () => {
   });
 
   it('a SERVFAIL that stays a SERVFAIL with CD, from an unsigned zone, is DNS_SERVFAIL with its EDE', async () => {
-    const { report } = await audit(fleet((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('SERVFAIL', [], { extendedErrors: [{ code: 22, text: '' }] }) : undefined)));
+    const { report } = await audit(fleetHere((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('SERVFAIL', [], { extendedErrors: [{ code: 22, text: '' }] }) : undefined)));
     expect(report.findings.map((f) => f.code)).toEqual(['DNS_SERVFAIL']);
     expect(report.findings[0].message).toContain('[EDE: No Reachable Authority (22)]');
   });
@@ -72,7 +51,7 @@ describe('DNSSEC at a validating resolver', () => {
 describe('a resolver that is up but silent for the dialers', () => {
   it('gets the same severity as one that answers SERVFAIL', async () => {
     // Prepare: Cloudflare answers SERVFAIL, Google says nothing, although it answered version.bind.
-    const script = fleet((q) => {
+    const script = fleetHere((q) => {
       if (q.at === '1.1.1.1:53' && !made(q.name)) return answer('SERVFAIL', []);
       if (q.at === GOOGLE && !made(q.name)) return { ok: false, kind: 'timeout', detail: 'no answer after 3 attempts of 1500 ms', attempts: 3, serverAlive: true };
       return undefined;
@@ -91,13 +70,13 @@ describe('a resolver that is up but silent for the dialers', () => {
   });
 
   it('a resolver that answers nothing at all is DNS_TIMEOUT (a warning: maybe only our path to it)', async () => {
-    const { report } = await audit(fleet((q) => (q.at === GOOGLE ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined)));
+    const { report } = await audit(fleetHere((q) => (q.at === GOOGLE ? { ok: false, kind: 'timeout', detail: 'timed out', attempts: 3 } : undefined)));
     expect(report.findings.map((f) => `${f.code} ${f.severity}`)).toEqual(['DNS_TIMEOUT warning']);
   });
 
   it('every resolver answering nothing is one critical VANTAGE_BLIND', async () => {
     const dead = { ok: false as const, kind: 'timeout' as const, detail: 'not asked: 9 attempts in a row got no answer', attempts: 0, notAsked: true };
-    const { report } = await audit(fleet((q) => (q.at !== AUTH ? dead : undefined)));
+    const { report } = await audit(fleetHere((q) => (q.at !== AUTH ? dead : undefined)));
     expect(report.findings.map((f) => `${f.code} ${f.severity}`)).toEqual(['VANTAGE_BLIND critical']);
     expect(report.findings[0].evidence?.errors).toEqual({ 'google (8.8.8.8:53)': [dead.detail], 'cloudflare (1.1.1.1:53)': [dead.detail] });
   });
@@ -105,7 +84,7 @@ describe('a resolver that is up but silent for the dialers', () => {
 
 describe('TTL clamps', () => {
   /** Google keeps every answer at least an hour: 3600 s even for a name it just fetched. */
-  const flooring = fleet((q) => {
+  const flooring = fleetHere((q) => {
     if (q.at !== GOOGLE) return undefined;
     if (made(q.name)) return answer('NXDOMAIN', [], { authorities: [{ ...SOA, ttl: 3600 }] });
     return answer('NOERROR', [{ name: q.name, type: 'A', ttl: 3400, value: q.name.startsWith('acme') ? '192.0.2.10' : '192.0.2.20' }]);
@@ -121,7 +100,7 @@ describe('TTL clamps', () => {
   it('a stale answer behind a cap carries no invented end', async () => {
     // Prepare: Google says 900 s, then 60 s for the same made-up name, and holds acme's old address.
     let asks = 0;
-    const capping = fleet((q) => {
+    const capping = fleetHere((q) => {
       if (q.at !== GOOGLE) return undefined;
       if (made(q.name)) return answer('NXDOMAIN', [], { authorities: [{ ...SOA, ttl: asks++ === 0 ? 900 : 60 }] });
       if (q.name.startsWith('acme')) return answer('NOERROR', [{ name: q.name, type: 'A', ttl: 60, value: '192.0.2.99' }]);
@@ -139,7 +118,7 @@ describe('TTL clamps', () => {
 
   it('a stale answer with EDE 3 (Stale Answer) carries no invented end either', async () => {
     const { report } = await audit(
-      fleet((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 30, value: '192.0.2.99' }], { extendedErrors: [{ code: 3, text: '' }] }) : undefined)),
+      fleetHere((q) => (q.at === GOOGLE && q.name.startsWith('acme') ? answer('NOERROR', [{ name: q.name, type: 'A', ttl: 30, value: '192.0.2.99' }], { extendedErrors: [{ code: 3, text: '' }] }) : undefined)),
     );
     const [f] = report.findings;
     expect(f.code).toBe('DNS_MISMATCH');
