@@ -210,7 +210,7 @@ function clampFinding(o: Observation, look: SecondLook): Finding[] {
   })];
 }
 
-/** One DNS_TTL_CLAMPED per resolver, however many dialers learnt of it (the run's memo may forget and ask again). */
+/** One DNS_TTL_CLAMPED per resolver, however many dialers (and shards of one run) learnt of it. */
 function onceEachClamp(findings: Finding[]): Finding[] {
   const seen = new Set<string>();
   return findings.filter((f) => {

@@ -41,12 +41,35 @@ export function resolverVantages(ctx: Pick<CheckContext, 'config'>): Vantage[] {
   return ctx.config.resolvers.map((r) => ({ name: r.name, kind: 'resolver', server: r.address, flushUrl: flushPageFor(r.address, r.flushUrl), egress: r.egress }));
 }
 
-/** Per-run memo: the same question asked by two checks costs one query. */
+/**
+ * Per-name memo: the same question asked by two checks about the name they audit costs one query.
+ * Its answers go when their name is done (see RunCache), so facts about the run as a whole — what
+ * a resolver does to TTLs, a zone's name servers — belong in memoForRun instead.
+ */
 export function memo<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
   let hit = ctx.cache.get(key) as Promise<T> | undefined;
   if (!hit) {
     hit = make();
     ctx.cache.set(key, hit);
+  }
+  return hit;
+}
+
+/** One map per run, found by the run's AbortSignal (one per run; the map goes with it). */
+const runFacts = new WeakMap<AbortSignal, Map<string, Promise<unknown>>>();
+
+/**
+ * Run-wide memo for the few facts every name shares (per resolver, per zone): learnt once per
+ * run whatever the order names finish in. Keyed by the run, so it grows with servers and zones,
+ * never with the fleet.
+ */
+export function memoForRun<T>(ctx: CheckContext, key: string, make: () => Promise<T>): Promise<T> {
+  let facts = runFacts.get(ctx.signal);
+  if (!facts) runFacts.set(ctx.signal, (facts = new Map()));
+  let hit = facts.get(key) as Promise<T> | undefined;
+  if (!hit) {
+    hit = make();
+    facts.set(key, hit);
   }
   return hit;
 }
@@ -91,7 +114,7 @@ export function authoritativeFor(ctx: CheckContext, name: string): Promise<Autho
     const soaRecord = [...soa.response.answers, ...soa.response.authorities].find((r) => r.type === 'SOA');
     if (!soaRecord) return { ok: false, detail: `${resolver.name} returned no SOA for ${name} (${soa.response.rcode})` };
     const zone = soaRecord.name;
-    return memo(ctx, `auth-servers|${zone}`, async (): Promise<AuthoritativeLookup> => {
+    return memoForRun(ctx, `auth-servers|${zone}`, async (): Promise<AuthoritativeLookup> => {
       const ns = await ask(ctx, resolver, zone, 'NS');
       if (!ns.ok) return { ok: false, detail: `NS of ${zone} through ${resolver.name}: ${ns.detail}` };
       const nsNames = ns.response.answers.filter((r) => r.type === 'NS' && r.name === zone).map((r) => r.value);

@@ -4,7 +4,7 @@
 // asked once per run and resolver (or name), through the run's memo.
 import { randomBytes } from 'node:crypto';
 import { formatServerAddress } from '../address.ts';
-import { ask, memo, type NameView, type Observation, type Vantage } from '../lookup.ts';
+import { ask, memo, memoForRun, type NameView, type Observation, type Vantage } from '../lookup.ts';
 import type { DnsRecord, DnsResult } from '../net/dns.ts';
 import type { CheckContext } from '../types.ts';
 import { dnssecError, dsProblem, isValidationFailure, signatureProblems, type DnssecVerdict, type ZoneDnssecProblem } from './dnssec.ts';
@@ -71,7 +71,7 @@ function ttlOf(result: DnsResult, zoneSide: boolean): number | undefined {
  * which no cache can hold, and compare with the TTL the zone gives that name.
  */
 export function ttlClampAt(ctx: CheckContext, resolver: Vantage, dialer: string, authoritative: Vantage[]): Promise<ClampAtResolver> {
-  return memo(ctx, `ttl-clamp|${formatServerAddress(resolver.server)}`, async (): Promise<ClampAtResolver> => {
+  return memoForRun(ctx, `ttl-clamp|${formatServerAddress(resolver.server)}`, async (): Promise<ClampAtResolver> => {
     const labels = dialer.split('.');
     if (labels.length < 3 || authoritative.length === 0) return { reported: false };
     const made = `_dialer-audit-${randomBytes(4).toString('hex')}.${labels.slice(1).join('.')}`;

@@ -97,6 +97,17 @@ describe('TTL clamps', () => {
     expect(report.findings[0].message).toContain('The next stale answer there can last 1h whatever TTL the zone sets');
   });
 
+  it('asks each resolver about its clamp once per run, however many dialers finish in between', async () => {
+    // Prepare: 60 dialers, two audited at a time, so most names are done before the next starts.
+    const dialers = Array.from({ length: 60 }, (_, i) => `d${i}.dialer.example.com`);
+    // Act
+    const { dns } = await audit(flooring, fleetConfig({ targets: { dialers }, run: { concurrency: 2 } }));
+    // Assess: the made-up name twice at Google (first and second ask), never again (Cloudflare
+    // has no answer to judge a clamp by: every name but acme and beta is NXDOMAIN there).
+    const probes = dns.asked.filter((q) => made(q.name) && q.at !== AUTH);
+    expect(probes.map((q) => q.at)).toEqual([GOOGLE, GOOGLE]);
+  });
+
   it('a stale answer behind a cap carries no invented end', async () => {
     // Prepare: Google says 900 s, then 60 s for the same made-up name, and holds acme's old address.
     let asks = 0;
