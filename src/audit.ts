@@ -158,10 +158,6 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     for (const f of listed.findings) findings.push(f);
 
     const cache = new RunCache<Promise<unknown>>(MAX_CACHE_ENTRIES);
-    const budgetSpent = new Promise<'timeout'>((resolve) => {
-      if (signal.aborted) resolve('timeout');
-      signal.addEventListener('abort', () => resolve('timeout'), { once: true });
-    });
 
     // Before anything is asked: how many targets, and how long politeness alone makes the run.
     // The daemon's schedule unless the entry knows its own (Lambda's rate).
@@ -244,7 +240,7 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
     async function runOne(check: Check<unknown, Target>, target: Target, params: unknown, ctx: CheckContext): Promise<Finding[]> {
       if (signal.aborted) return [checkError(check.id, target.name, `not run: the run budget of ${budgetMs / 1000} s was spent first`)];
       try {
-        const outcome = await Promise.race([check.run(target, params, ctx), budgetSpent]);
+        const outcome = await untilAborted(check.run(target, params, ctx), signal);
         if (outcome === 'timeout') return [checkError(check.id, target.name, `did not finish within the run budget of ${budgetMs / 1000} s`)];
         return outcome.map((f) => ({ ...f, check: f.check || check.id }));
       } catch (err) {
@@ -284,6 +280,19 @@ export async function runAudit(config: Config, deps: AuditDeps, opts: AuditOptio
   if (bound) report.summary.bound = bound;
   if (opts.shard) report.shard = { ...opts.shard };
   return report;
+}
+
+/**
+ * The work's result, or 'timeout' when the signal aborts first. Racing against one long-lived
+ * promise instead would leave a reaction on it per call: ~350 bytes per target held for the run.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | 'timeout'> {
+  if (signal.aborted) return Promise.resolve('timeout');
+  return new Promise<T | 'timeout'>((resolve, reject) => {
+    const onAbort = (): void => resolve('timeout');
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
