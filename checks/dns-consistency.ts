@@ -11,7 +11,7 @@ import { secondLook, type SecondLook } from '../src/dns/second-look.ts';
 import { clampWording, explainedByFloor, hidesCacheLifetime } from '../src/dns/ttl-clamp.ts';
 import { viewName, type NameView, type Observation } from '../src/lookup.ts';
 import { describeExtendedError, type RecordType } from '../src/net/dns.ts';
-import type { Config } from '../src/config.ts';
+import type { Config } from '../src/config-schema.ts';
 import type { Check, CheckContext, CodeDoc, DnsQuestion, Finding, Target } from '../src/types.ts';
 import { humanDuration, humanTime } from '../src/units.ts';
 

@@ -11,7 +11,7 @@ import { STUN_CODES } from '../src/stun/codes.ts';
 import { probeStunServer } from '../src/stun/probe.ts';
 import { durationParam, probeParamShape } from '../src/stun/params.ts';
 import { DEFAULT_TLS_PORT, formatIceUri, parseIceUri, type IceUri } from '../src/stun/uri.ts';
-import type { Config } from '../src/config.ts';
+import type { Config } from '../src/config-schema.ts';
 import type { Check, CheckContext, Finding, Target } from '../src/types.ts';
 
 const ID = 'ice-policy';

@@ -4,7 +4,7 @@
 // of 408s later. This check says "UDP to twilio loses requests above 1472 bytes; TCP works".
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import type { CarrierConfig, Config } from '../src/config.ts';
+import type { CarrierConfig, Config } from '../src/config-schema.ts';
 import { positiveDuration as duration, wholeDays } from '../src/durations.ts';
 import { defaultSipClient, type SipProbeResult } from '../src/net/sip.ts';
 import { SIP_CHECK as ID, SIP_CODES as codes } from '../src/sip/codes.ts';

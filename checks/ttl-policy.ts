@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { formatServerAddress } from '../src/address.ts';
 import { ZONE_NAME_SERVERS } from '../src/bound.ts';
-import type { Config } from '../src/config.ts';
+import type { Config } from '../src/config-schema.ts';
 import { auditCommand, shellWord } from '../src/config-file.ts';
 import { shapeOf } from '../src/compare.ts';
 import { ask, authoritativeFor } from '../src/lookup.ts';

@@ -2,7 +2,7 @@
 // configured credentials, prove it forwards (a round trip through the relay back to ourselves), and
 // release it at once (Refresh with LIFETIME 0). Credentials never leave src/net/stun.ts.
 import { z } from 'zod';
-import type { StunServerConfig } from '../src/config.ts';
+import type { StunServerConfig } from '../src/config-schema.ts';
 import { formatTransportAddress } from '../src/stun/codec.ts';
 import { STUN_CODES } from '../src/stun/codes.ts';
 import { resolveServerName, serverToProbe, stunClientOf, type ResolvedAddress, type ServerToProbe } from '../src/stun/probe.ts';

@@ -4,12 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { aggregateMeasurements, Aggregator } from './aggregate.ts';
 import { describeBound, scheduleIntervalMs } from './bound.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import { markFixOutcomes } from './fix/outcomes.ts';
 import { readDialersFile, staticInventory, withDialerList } from './inventory/static.ts';
 import { RunCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
-import { countRun, drain, tasksByName, targetScope, unknownTargets, type CheckPlan } from './targets.ts';
+import { countRun, drain, tasksByName, targetScope, unknownTargets, type AuditOptions, type CheckPlan } from './targets.ts';
+
+export type { AuditOptions } from './targets.ts';
 import type {
   AuditedTargets,
   Check,
@@ -22,7 +24,6 @@ import type {
   Measurement,
   MetricAggregate,
   Report,
-  ShardInfo,
   Target,
   TimeBound,
 } from './types.ts';
@@ -55,23 +56,6 @@ export class UnknownTargetsError extends Error {
   ) {
     super(`no enabled check has the target${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}`);
   }
-}
-
-export interface AuditOptions {
-  /** Run only these check ids. */
-  only?: string[];
-  /** Audit only targets with these names. */
-  targets?: string[];
-  /** True unless the caller asked for changes (--fix / fix.mode apply). */
-  dryRun?: boolean;
-  /** Overrides config.run.budget, e.g. from Lambda's remaining time. */
-  budgetMs?: number;
-  /** Only --force lifts the fixer's safety limits. */
-  force?: boolean;
-  /** Audit only this slice of the fleet and report its findings unfolded, without fixes (`--shard I/N`). */
-  shard?: ShardInfo;
-  /** The time between two scheduled runs, to hold the politeness bound against; default: daemon.schedule's. */
-  intervalMs?: number;
 }
 
 /** What the fixer sees; it plans from findings and applies only when not a dry run. */

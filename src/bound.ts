@@ -4,7 +4,7 @@
 // change when it does not fit. Pure.
 import { validateDetailed as parseCron } from 'node-cron';
 import { formatServerAddress } from './address.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import type { DnsQuestion, TimeBound } from './types.ts';
 import { humanDuration } from './units.ts';
 

@@ -1,7 +1,7 @@
 // The file each loaded config came from, so a finding can name the exact command to run.
 // Kept apart from config.ts so checks can read it without importing the config schema
 // (which imports the check registry).
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 
 const configFiles = new WeakMap<Config, string>();
 

@@ -64,3 +64,15 @@ export function problemsOf(issues: readonly z.core.$ZodIssue[]): string[] {
   const problems = issues.flatMap(issueToProblems).sort(byPath);
   return [...new Set(problems.map((p) => `${formatPath(p.path)}: ${p.message}`))];
 }
+
+/** A plain object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * For rules across keys: run them even when another key of the same object is wrong (zod skips
+ * refinements of an object with problems, so a second pass would find more: every problem is
+ * reported at once instead). The rule then sees raw values where keys failed, and checks types.
+ */
+export const evenWithOtherProblems = { when: (payload: { value: unknown }) => isRecord(payload.value) };

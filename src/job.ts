@@ -2,7 +2,7 @@
 // configured. Entries only parse their input, build real clients and call this. A sharded run
 // ends in mergeJob instead: the shards' partial reports merged, then fixes and notices once.
 import { applyFixes, buildReport, listInventory, runAudit, type AuditDeps, type AuditOptions } from './audit.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import { notify, type NotifyDeps } from './notify.ts';
 import { mergeShards, type MergeShardsOptions } from './shards.ts';
 import type { Finding, Report } from './types.ts';

@@ -3,7 +3,7 @@
 // fails does not stop the others; its failure lands in the report and fails the run. The state
 // store's lock is held from reading the state to writing it, so runs that overlap (two daemons,
 // a CLI run next to the daemon) send each notice once and count as one observation.
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import { noticeContent, type NoticeContent } from './report/notice.ts';
 import {
   applyPolicy,

@@ -5,7 +5,7 @@
 import { checkRegistry } from '../checks/index.ts';
 import { mergeAggregates } from './aggregate.ts';
 import { buildReport, bySeverityThenName, CORE_CODES, foldFindings } from './audit.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import { configFileOf, rememberConfigFile } from './config-file.ts';
 import type { CheckSummary, Finding, Report, ShardInfo, TimeBound } from './types.ts';
 

@@ -2,10 +2,27 @@
 // as a list), filtered by the run's scope (--target, the shard's slice), merged by name, and
 // counted once before the run for the politeness bound. Pure.
 import { checkRegistry } from '../checks/index.ts';
-import type { AuditOptions } from './audit.ts';
 import { QuestionTally, timeBound } from './bound.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import type { Check, Finding, Inventory, ShardInfo, Target, TimeBound } from './types.ts';
+
+/** What one audit run covers: the caller's choices over the config (the CLI's flags, Lambda's remaining time). */
+export interface AuditOptions {
+  /** Run only these check ids. */
+  only?: string[];
+  /** Audit only targets with these names. */
+  targets?: string[];
+  /** True unless the caller asked for changes (--fix / fix.mode apply). */
+  dryRun?: boolean;
+  /** Overrides config.run.budget, e.g. from Lambda's remaining time. */
+  budgetMs?: number;
+  /** Only --force lifts the fixer's safety limits. */
+  force?: boolean;
+  /** Audit only this slice of the fleet and report its findings unfolded, without fixes (`--shard I/N`). */
+  shard?: ShardInfo;
+  /** The time between two scheduled runs, to hold the politeness bound against; default: daemon.schedule's. */
+  intervalMs?: number;
+}
 
 /** One enabled check in a run: how to stream its targets, and what the run learns about it. */
 export interface CheckPlan {

@@ -1,6 +1,6 @@
 // The shared vocabulary of dialer-audit: what a check is, what it finds, what a run reports.
 import type { ZodType } from 'zod';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import type { AnswerCache } from './cache.ts';
 import type { DnsClient } from './net/dns.ts';
 import type { SipClient } from './net/sip.ts';

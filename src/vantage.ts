@@ -4,7 +4,7 @@
 // seen, where it was looked for and not seen, and where it was not looked for at all.
 import { mergeAggregates } from './aggregate.ts';
 import { buildReport } from './audit.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config-schema.ts';
 import type { CheckSummary, Finding, FindingVantages, Report, VantageSplit, VantageSummary } from './types.ts';
 import { SEVERITY_RANK } from './types.ts';
 

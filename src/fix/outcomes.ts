@@ -5,7 +5,7 @@
 //   never to fix names one by one with --target (which the window limit counts anyway).
 // - DNS_TTL_STALE for a TTL that --fix lowered (the fix journal) is info: the resolver cached the
 //   record before our change, and it is fully in effect once the old TTL has run out.
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import { auditCommand } from '../config-file.ts';
 import { TTL_STALE_MARGIN_S } from '../compare.ts';
 import { normalizeRoute53Name } from '../names.ts';

@@ -11,7 +11,7 @@
 // journal in the alert state), so a plan cut into one-by-one `--target X --fix` runs meets the same
 // limits as the whole plan; a journal that cannot be read refuses the plan (the window is unknown).
 // Over a limit, every fix is `refused` with the reason, unless forced; the plan is still shown.
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import { bareId, firstMatchingGlob, normalizeRoute53Name } from '../names.ts';
 import type { AppliedTtlChange, Finding, FixJournal, FixRecord, Inventory, RecordSet, TtlChange } from '../types.ts';
 import { humanDuration } from '../units.ts';

@@ -3,7 +3,7 @@
 // the static `targets.dialers` on top. A zone that cannot be read is a problem of its own; the
 // other zones are still audited.
 import type { Route53Client } from '@aws-sdk/client-route-53';
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import { isSelected, normalizeRoute53Name } from '../names.ts';
 import { findZoneById, findZonesByName, listAllRecordSets, type HostedZoneInfo, type Route53CallOptions } from '../net/route53.ts';
 import type { Inventory, InventoryZone, Logger, RecordSet } from '../types.ts';

@@ -1,7 +1,7 @@
 // The static inventory: dialer names listed in the config, and in the file `targets.dialersFile`
 // names (one per line) — a large fleet's list, read without the cost of a YAML document per name.
 import path from 'node:path';
-import { hostnamePattern, type Config } from '../config.ts';
+import { hostnamePattern, type Config } from '../config-schema.ts';
 import { configFileOf } from '../config-file.ts';
 import { readSource } from '../net/source.ts';
 import type { Inventory } from '../types.ts';

@@ -1,5 +1,5 @@
 // Builds the DNS client from the config: per-server limits, CA and TLS name come from the resolver entry or `dns`.
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import { formatServerAddress } from '../address.ts';
 import { UdpTcpDnsClient } from './dns.ts';
 

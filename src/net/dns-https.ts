@@ -3,10 +3,10 @@
 // stream already pairs the answer with its question).
 import http2 from 'node:http2';
 import type { ServerAddress } from '../address.ts';
-import type { AttemptResult, DnsQuery } from './dns.ts';
+import type { AttemptResult, DnsQuery, TlsOptions } from './dns-types.ts';
 import { buildQuery, judgeReply } from './dns-wire.ts';
 import { socketFailure } from './dns-udp.ts';
-import { tlsSettings, type TlsOptions } from './dns-stream.ts';
+import { tlsSettings } from './dns-stream.ts';
 
 /** A DoH reply larger than this is not a DNS message (65,535 is the protocol's own limit). */
 const MAX_BODY = 65_535;

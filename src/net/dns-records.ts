@@ -2,7 +2,7 @@
 // parsed fields where checks need them), Extended DNS Errors, the ECS scope, the header flags.
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
-import type { DnsRecord, DnsResponse, ExtendedDnsError } from './dns.ts';
+import type { DnsRecord, DnsResponse, ExtendedDnsError } from './dns-types.ts';
 import { normalizeIPv6, normalizeName } from './dns-wire.ts';
 
 interface DecodedOption {

@@ -6,16 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { ServerAddress } from '../address.ts';
-import type { AttemptResult, DnsQuery } from './dns.ts';
+import type { AttemptResult, DnsQuery, TlsOptions } from './dns-types.ts';
 import { buildQuery, judgeReply } from './dns-wire.ts';
 import { socketFailure } from './dns-udp.ts';
-
-export interface TlsOptions {
-  /** A PEM file of a private CA that signed the server's certificate (trusted besides Node's own list). */
-  caFile?: string;
-  /** The name the certificate must hold, when the address is an IP address. */
-  servername?: string;
-}
 
 /** The CAs to trust and the name to verify; read at each connection, so a renewed CA file is picked up. */
 export function tlsSettings(server: ServerAddress, options: TlsOptions): { ok: true; ca?: string[]; servername?: string } | { ok: false; failure: AttemptResult } {

@@ -2,7 +2,7 @@
 import dgram from 'node:dgram';
 import { randomFillSync } from 'node:crypto';
 import type { ServerAddress } from '../address.ts';
-import type { AttemptResult, DnsQuery } from './dns.ts';
+import type { AttemptResult, DnsQuery } from './dns-types.ts';
 import { buildQuery, judgeReply, normalizeIPv6 } from './dns-wire.ts';
 
 /** Socket errors that mean this host has no way to the server: retrying cannot help. */

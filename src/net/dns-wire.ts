@@ -5,7 +5,7 @@
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
-import type { ClientSubnet, DnsQuery, QueryFlags, RecordType } from './dns.ts';
+import type { ClientSubnet, DnsQuery, QueryFlags, RecordType } from './dns-types.ts';
 
 export function normalizeName(name: string): string {
   const lower = name.toLowerCase();

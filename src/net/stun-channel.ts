@@ -9,8 +9,35 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { canonicalIp, decodeMessage, formatTransportAddress, streamFrameLength, type StunMessage } from '../stun/codec.ts';
 import type { StunTransport } from '../stun/uri.ts';
-import type { Budget, ProbeFailure, StunEndpoint, TlsSettings } from './stun.ts';
 import { numericLookup, preparing, sendSoon, stampFirst, wireNow } from './wire-time.ts';
+
+export interface StunEndpoint {
+  /** An IP address (names are resolved by the caller, through every resolver). */
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+export interface TlsSettings {
+  /** SNI and the name the certificate must carry; default: the endpoint's address. */
+  servername?: string;
+  /** Accept any certificate (labs only). */
+  insecure?: boolean;
+  /** Extra CA certificates (PEM file), e.g. a lab's self-signed one. */
+  caFile?: string;
+}
+
+export interface Budget {
+  /** Per-request limit; connecting over TCP/TLS counts against it. */
+  timeoutMs: number;
+  /** First retransmission timeout over UDP; doubles after each retransmission. */
+  rtoMs: number;
+  /** Epoch ms after which nothing more may be sent (the run's deadline). */
+  deadline: number;
+  signal: AbortSignal;
+}
+
+export type ProbeFailure = 'timeout' | 'refused' | 'tls' | 'error-response' | 'bad-response' | 'closed' | 'aborted';
 
 type Inbound =
   /** `at`: when the socket delivered it (wireNow), before any decoding. */

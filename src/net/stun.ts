@@ -27,40 +27,15 @@ import {
   type LongTermAuth,
 } from '../stun/messages.ts';
 import type { StunTransport } from '../stun/uri.ts';
-import { hex, openChannel, transact, untilFrom, type Channel, type TxOptions } from './stun-channel.ts';
+import { hex, openChannel, transact, untilFrom, type Budget, type Channel, type ProbeFailure, type StunEndpoint, type TlsSettings, type TxOptions } from './stun-channel.ts';
 
-export interface StunEndpoint {
-  /** An IP address (names are resolved by the caller, through every resolver). */
-  host: string;
-  port: number;
-  family: 4 | 6;
-}
-
-export interface TlsSettings {
-  /** SNI and the name the certificate must carry; default: the endpoint's address. */
-  servername?: string;
-  /** Accept any certificate (labs only). */
-  insecure?: boolean;
-  /** Extra CA certificates (PEM file), e.g. a lab's self-signed one. */
-  caFile?: string;
-}
-
-export interface Budget {
-  /** Per-request limit; connecting over TCP/TLS counts against it. */
-  timeoutMs: number;
-  /** First retransmission timeout over UDP; doubles after each retransmission. */
-  rtoMs: number;
-  /** Epoch ms after which nothing more may be sent (the run's deadline). */
-  deadline: number;
-  signal: AbortSignal;
-}
+export type { Budget, ProbeFailure, StunEndpoint, TlsSettings } from './stun-channel.ts';
 
 /** Something that holds a secret and reveals it only here, at the socket edge. */
 export interface Revealable {
   reveal(): string;
 }
 
-export type ProbeFailure = 'timeout' | 'refused' | 'tls' | 'error-response' | 'bad-response' | 'closed' | 'aborted';
 
 export type BindingOutcome =
   | {

@@ -3,7 +3,7 @@
 // env: secrets, which are revealed only when the transport is built for this one message.
 import { readFile } from 'node:fs/promises';
 import type { SendMailOptions } from 'nodemailer';
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import type { Notifier } from '../notify.ts';
 import type { AlertItem, Notice } from '../state/policy.ts';
 import { firingWords, headline, noticeLabel, seenAtWords, subjectLine, summaryWords, timeline, type NoticeContent } from './notice.ts';

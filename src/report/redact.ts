@@ -4,7 +4,7 @@
 // an SMTP AUTH PLAIN blob (base64 of "\0user\0pass") or as hex — so every secret is looked for in
 // each of those forms, and every base64, hex or %-encoded run in the text is decoded and searched
 // too (a blob is only found by decoding: base64 of "\0user\0pass" does not contain base64 of pass).
-import type { Secret } from '../config.ts';
+import type { Secret } from '../config-schema.ts';
 
 type SecretLike = Secret | string | undefined;
 

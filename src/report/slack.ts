@@ -1,6 +1,6 @@
 // Slack: a pure formatter (NoticeContent → Block Kit) inside Slack's limits, and a thin send()
 // for an incoming webhook or chat.postMessage that honours 429 Retry-After within a bound.
-import type { Config, Secret } from '../config.ts';
+import type { Config, Secret } from '../config-schema.ts';
 import type { Notifier } from '../notify.ts';
 import type { Notice } from '../state/policy.ts';
 import type { Severity } from '../types.ts';

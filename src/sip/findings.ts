@@ -1,7 +1,7 @@
 // What sip-options' probes mean, in words: one endpoint's health from all its probes, the
 // fragmentation black hole, DNS that disagrees or cannot be used, folded per carrier × transport.
 // Pure: probe results in, findings out (checks/sip-options.ts sends the probes).
-import type { CarrierConfig } from '../config.ts';
+import type { CarrierConfig } from '../config-schema.ts';
 import type { SipProbeResult } from '../net/sip.ts';
 import type { DnsMismatch, Endpoint, Resolution } from './resolve.ts';
 import { hostPort, parseCarrierUri, type SipTransport } from './uri.ts';

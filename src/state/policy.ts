@@ -4,7 +4,7 @@
 // `reminderInterval`, told again when its severity changes, and "resolved" after
 // `successThreshold` clean runs. Each reporter ("channel") has its own record of what it was
 // told, written only after it confirmed delivery — so a notice that failed is owed again next run.
-import type { Config } from '../config.ts';
+import type { Config } from '../config-schema.ts';
 import type { AppliedTtlChange, Finding, Severity } from '../types.ts';
 import { SEVERITY_RANK } from '../types.ts';
 import { fingerprint } from './fingerprint.ts';

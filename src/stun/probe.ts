@@ -2,7 +2,7 @@
 // zone (a name that resolves differently is STUN_DNS_MISMATCH, via the shared lookup), then a Binding
 // request to every address over every transport. Shared by stun-binding and ice-policy; the sockets
 // are behind the StunClient in src/net/stun.ts (tests pass a fake as ctx.stun).
-import type { StunServerConfig } from '../config.ts';
+import type { StunServerConfig } from '../config-schema.ts';
 import { describeShape } from '../compare.ts';
 import { disagreements, viewName, type NameView } from '../lookup.ts';
 import { socketStunClient, type BindingOutcome, type StunClient, type TlsSettings } from '../net/stun.ts';
