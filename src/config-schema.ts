@@ -291,7 +291,7 @@ export const baseConfigSchema = z
         if (typeof c === 'string' && !carrierNames.has(c)) ctx.addIssue({ code: 'custom', path: ['destinations', i, 'carriers', j], message: `unknown carrier "${c}"` });
       });
     });
-    if (cfg.checks['dns-consistency'] !== undefined && Array.isArray(cfg.resolvers) && cfg.resolvers.length === 0) {
+    if (isRecord(cfg.checks) && cfg.checks['dns-consistency'] !== undefined && Array.isArray(cfg.resolvers) && cfg.resolvers.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['resolvers'], message: 'dns-consistency needs at least one resolver' });
     }
   }, evenWithOtherProblems);

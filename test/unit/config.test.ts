@@ -42,6 +42,13 @@ checks:
     expect(config.dns.qps).toBeLessThan(1500);
   });
 
+  it('a checks key that is not a mapping is one problem at checks, never a crash (found by the fuzz suite)', () => {
+    // Prepare / Act
+    const problems = problemsOf({ ...minimal, resolvers: [], checks: null });
+    // Assess
+    expect(problems).toEqual([expect.stringMatching(/^checks: /)]);
+  });
+
   it('fills a check’s default params', () => {
     const config = parseConfig({ ...minimal, checks: { 'dns-consistency': null } });
     expect(config.checks['dns-consistency']).toEqual({ recordTypes: ['A', 'AAAA'] });
