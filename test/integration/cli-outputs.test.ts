@@ -6,7 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 import { reportSchema } from '../../src/report/json.ts';
 import { startTimedLab, type TimedLab } from '../lab/timed-lab.ts';
 
@@ -40,12 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.stop();
 });
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, out: () => out, err: () => err };
-}
 
 describe('audit with several outputs against the lab', () => {
   it('writes JSON, Prometheus and Markdown from one run: each trunk got one OPTIONS, the STUN server one Binding', async () => {

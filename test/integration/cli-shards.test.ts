@@ -5,21 +5,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import type { Measurement, Report } from '../../src/types.ts';
 
 const info = inject('dnsLab');
 let dir: string;
 let configFile: string;
 const fleet = [...['acme', 'beta', 'gamma', 'lb'].map((n) => `${n}.${info.zone}`), ...Array.from({ length: 8 }, (_, i) => `cli-shards-missing-${i}.${info.zone}`)];
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  const code = await main(args, io);
-  return { code, out, err };
-}
 
 // A folded timeout lists the first errors its resolver gave; which ones came first (refused, or the
 // circuit breaker's "not asked") depends on timing, so it is compared up to its counts.
@@ -52,15 +44,15 @@ afterAll(async () => {
 describe('sharded runs through the CLI', () => {
   it('four shards merged report the findings of one run; each shard audits its own slice', async () => {
     // Act
-    const one = await cli(['audit', '--config', configFile, '--format', 'json']);
+    const one = await runCli(['audit', '--config', configFile, '--format', 'json']);
     const files: string[] = [];
     for (let i = 1; i <= 4; i++) {
-      const shard = await cli(['audit', '--config', configFile, '--shard', `${i}/4`, '--format', 'json']);
+      const shard = await runCli(['audit', '--config', configFile, '--shard', `${i}/4`, '--format', 'json']);
       const file = path.join(dir, `shard-${i}.json`);
       await writeFile(file, shard.out);
       files.push(file);
     }
-    const merged = await cli(['merge', '--config', configFile, '--format', 'json', ...files]);
+    const merged = await runCli(['merge', '--config', configFile, '--format', 'json', ...files]);
     // Assess
     expect(one.code).toBe(1);
     expect(merged.code).toBe(1);
@@ -83,7 +75,7 @@ describe('sharded runs through the CLI', () => {
     await writeFile(healthy, (await readFile(configFile, 'utf8')).replace(/^ {2}- \{ name: dead.*\n/m, ''));
     const file = path.join(dir, 'measurements.jsonl');
     // Act
-    const run = await cli(['audit', '--config', healthy, '--format', 'json', '--measurements', file]);
+    const run = await runCli(['audit', '--config', healthy, '--format', 'json', '--measurements', file]);
     // Assess: 12 dialers × 2 types × 4 servers, each an `up` and (when answered) an `rtt_seconds`.
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Measurement);
     const up = lines.filter((m) => m.metric === 'up');
@@ -95,7 +87,7 @@ describe('sharded runs through the CLI', () => {
   });
 
   it('--measurements to a file that cannot be written exits 2', async () => {
-    const run = await cli(['audit', '--config', configFile, '--measurements', path.join(dir, 'no', 'such', 'dir', 'm.jsonl')]);
+    const run = await runCli(['audit', '--config', configFile, '--measurements', path.join(dir, 'no', 'such', 'dir', 'm.jsonl')]);
     expect(run.code).toBe(2);
     expect(run.err).toContain('--measurements: cannot write');
   });

@@ -7,7 +7,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 import type { Report } from '../../src/types.ts';
 import { labQuery, startDnsLab, type DnsLab } from '../lab/dns-lab.ts';
 import { labZoneFrom, startRoute53Double, type Route53Double } from '../lab/route53-double.ts';
@@ -16,11 +17,6 @@ const ZONE = 'fixed.test';
 let lab: DnsLab | undefined;
 let r53: Route53Double;
 let config: string;
-
-function capture(): CliIo & { out: () => string } {
-  let out = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {}, out: () => out };
-}
 
 beforeAll(async () => {
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');

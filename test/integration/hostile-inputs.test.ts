@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { silentLogger } from '../../src/log.ts';
 import { dnsClientFromConfig } from '../../src/net/dns-client.ts';
 import type { Finding, Report } from '../../src/types.ts';
@@ -90,14 +90,6 @@ function configFile(name: string, config: unknown): string {
   return file;
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
 async function audit(raw: Record<string, unknown>): Promise<Report> {
   const config = parseConfig({ run: { budget: '20s' }, ...raw });
   return runAudit(config, { dns: dnsClientFromConfig(config), log: silentLogger });
@@ -122,19 +114,19 @@ describe('Output: escapes from a DNS name, a SIP reason phrase and an ICE file',
       run: { vantage: 'lab' },
     });
     // Act
-    const text = await cli(['audit', '--config', config, '--format', 'text']);
-    const markdown = await cli(['audit', '--config', config, '--format', 'markdown']);
-    const json = await cli(['audit', '--config', config, '--format', 'json']);
+    const text = await runCli(['audit', '--config', config, '--format', 'text']);
+    const markdown = await runCli(['audit', '--config', config, '--format', 'markdown']);
+    const json = await runCli(['audit', '--config', config, '--format', 'json']);
     const reportFile = path.join(dir, 'lab.json');
-    writeFileSync(reportFile, json.stdout);
-    const merged = await cli(['merge', reportFile, reportFile]);
+    writeFileSync(reportFile, json.out);
+    const merged = await runCli(['merge', reportFile, reportFile]);
     // Assess: every source reached the report, escaped.
-    expect(JSON.parse(json.stdout).findings.map((f: Finding) => f.code).sort()).toEqual(['DNS_MISMATCH', 'ICE_BAD_URI', 'SIP_ERROR_RESPONSE']);
+    expect(JSON.parse(json.out).findings.map((f: Finding) => f.code).sort()).toEqual(['DNS_MISMATCH', 'ICE_BAD_URI', 'SIP_ERROR_RESPONSE']);
     for (const out of [text, markdown, merged]) {
       expect(out.code).toBe(1);
-      expect(out.stdout + out.stderr).not.toMatch(RAW_CONTROL);
+      expect(out.out + out.err).not.toMatch(RAW_CONTROL);
     }
-    for (const out of [text.stdout, markdown.stdout]) {
+    for (const out of [text.out, markdown.out]) {
       expect(out).toContain('evil\\x1b]0;owned\\x07\\x1b[2j.example'); // names are compared lower-case
       expect(out).toContain('Unavailable\\x1b]0;owned\\x07\\x1b[2J\\x9b31m');
       expect(out).toContain('\\x1b[8m');

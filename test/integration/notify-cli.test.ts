@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { connectDnsLab } from '../lab/dns-lab.ts';
 import { startSlackStandIn, type SlackStandIn } from '../lab/slack-stand-in.ts';
 import { decodeHeader, parseMessage, startSmtpLab, type SmtpLab } from '../lab/smtp-lab.ts';
@@ -28,12 +28,9 @@ let configFile: string;
 const output: string[] = [];
 
 async function audit(format: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} };
-  const code = await main(['audit', '--config', configFile, '--notify', '--format', format], io);
-  output.push(stdout, stderr);
-  return { code, stdout, stderr };
+  const { code, out, err } = await runCli(['audit', '--config', configFile, '--notify', '--format', format]);
+  output.push(out, err);
+  return { code, stdout: out, stderr: err };
 }
 
 function slackKinds(): string[] {

@@ -4,15 +4,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 import type { RecordSet, Report } from '../../src/types.ts';
 import { startRoute53Double, type Route53Double } from '../lab/route53-double.ts';
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, out: () => out, err: () => err };
-}
 
 let r53: Route53Double;
 let config: string;

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { startSlackStandIn, type SlackStandIn } from '../lab/slack-stand-in.ts';
 import { parseMessage, startSmtpLab, type SmtpLab } from '../lab/smtp-lab.ts';
 
@@ -40,11 +40,8 @@ function encodings(value: string): string[] {
 }
 
 async function auditNotify(): Promise<number> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} };
-  const code = await main(['audit', '--config', configFile, '--notify', '--format', 'json'], io);
-  outputs.push({ where: 'stdout (JSON report)', text: stdout }, { where: 'stderr', text: stderr });
+  const { code, out, err } = await runCli(['audit', '--config', configFile, '--notify', '--format', 'json']);
+  outputs.push({ where: 'stdout (JSON report)', text: out }, { where: 'stderr', text: err });
   return code;
 }
 

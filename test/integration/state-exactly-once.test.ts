@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { startCli } from '../lab/cli-process.ts';
 import { startSlackStandIn, type SlackStandIn } from '../lab/slack-stand-in.ts';
 
@@ -71,12 +71,7 @@ function entryOf(stateFile: string) {
   return { revision: stored.revision as number, entries: Object.values(stored.state.entries) as { consecutiveFailures: number; told: Record<string, unknown> }[] };
 }
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string[] }> {
-  const lines: string[] = [];
-  const io: CliIo = { stdout: { write: () => true }, stderr: { write: (s: string) => lines.push(...s.trimEnd().split('\n')) }, env };
-  const code = await main(args, io);
-  return { code, stderr: lines };
-}
+const cli = (args: string[]) => runCli(args, env);
 
 /** Two CLI runs started within a millisecond of each other. */
 async function twoAtOnce(file: string) {
@@ -140,10 +135,10 @@ describe('faults while holding the lock', () => {
     const second = await cli(['audit', '--config', file, '--notify', '--format', 'json']);
     // Assess
     expect(first.code).toBe(1);
-    expect(first.stderr.join('\n')).toMatch(/cannot take the lock .*state\.json\.lock \(ENOSPC\); no notices were sent this run/);
+    expect(first.err).toMatch(/cannot take the lock .*state\.json\.lock \(ENOSPC\); no notices were sent this run/);
     expect(leftBehind).toEqual([]);
     expect(second.code).toBe(1);
-    expect(second.stderr.join('\n')).not.toMatch(/cannot|waiting|stale/);
+    expect(second.err).not.toMatch(/cannot|waiting|stale/);
     expect(newPosts()).toBe(1);
     expect(entryOf(path.join(full, 'state.json'))).toMatchObject({ revision: 1, entries: [{ told: { slack: expect.anything() } }] });
     // The state and the run history beside it (history/); no lock, no temp file.
@@ -168,7 +163,7 @@ describe('faults while holding the lock', () => {
     const after = await cli(['audit', '--config', file, '--notify']);
     // Assess: at least once — the post the killed run had in flight is repeated once, never again.
     expect(lock).toMatchObject({ pid: victim.child.pid, owner: expect.stringMatching(/^\d{8}T\d{6}Z-/) });
-    expect(next.stderr.join('\n')).toMatch(new RegExp(`taking over a stale state lock.*its process \\(pid ${victim.child.pid}\\) is gone`));
+    expect(next.err).toMatch(new RegExp(`taking over a stale state lock.*its process \\(pid ${victim.child.pid}\\) is gone`));
     expect([next.code, after.code]).toEqual([1, 1]);
     expect(newPosts()).toBe(2);
     expect(entryOf(state)).toMatchObject({ revision: 2, entries: [{ told: { slack: expect.anything() } }] });

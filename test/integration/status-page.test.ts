@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture as captureIo } from '../support/cli.ts';
 import { launchChromium, openPage, screenshot } from '../lab/browser.ts';
 import { startCoturnLab, type CoturnLab } from '../lab/coturn.ts';
 import { connectDnsLab } from '../lab/dns-lab.ts';
@@ -28,11 +29,7 @@ let coturn: CoturnLab | undefined;
 let sipp: SippUas | undefined;
 let configFile: string;
 
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: { DIALER_AUDIT_VANTAGE: 'lab-berlin' }, out: () => out, err: () => err };
-}
+const capture = () => captureIo({ DIALER_AUDIT_VANTAGE: 'lab-berlin' });
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-status-page-'));

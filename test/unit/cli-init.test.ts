@@ -3,13 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../src/entry/cli.ts';
-
-function capture(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env, out: () => out, err: () => err };
-}
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-cli-init-'));
 let n = 0;

@@ -7,18 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
 import { loadConfig } from '../../src/config-load.ts';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 import { realDeps } from '../../src/entry/deps.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
 import { formatJson } from '../../src/report/json.ts';
 import type { Report } from '../../src/types.ts';
 import { answer, FakeDns } from '../support/fake-dns.ts';
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, out: () => out, err: () => err };
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-cli-fleets-'));
 function write(name: string, text: string): string {

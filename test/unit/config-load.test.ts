@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.ts';
 import { MAX_CONFIG_VALUES, parseConfigText } from '../../src/config-load.ts';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-config-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,14 +17,6 @@ function file(name: string, text: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, text);
   return p;
-}
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  const code = await main(args, io);
-  return { code, out, err };
 }
 
 function problemsOf(text: string): string[] {
@@ -58,7 +50,7 @@ const hostile: [string, string, RegExp][] = [
 describe.each(['validate', 'audit', 'daemon'])('dialer-audit %s --config <hostile input>', (command) => {
   it.each(hostile)('%s: exit 2 with one line naming the file', async (_name, config, expected) => {
     // Act
-    const { code, out, err } = await run([command, '--config', config]);
+    const { code, out, err } = await runCli([command, '--config', config]);
     // Assess
     expect(code).toBe(2);
     expect(out).toBe('');
@@ -124,7 +116,7 @@ unknownTop: 1
     const config = file('many.yaml', text);
     // Act
     const problems = problemsOf(text);
-    const { code, err } = await run(['validate', '--config', config]);
+    const { code, err } = await runCli(['validate', '--config', config]);
     // Assess
     expect(problems).toHaveLength(9862);
     expect(code).toBe(2);
@@ -163,7 +155,7 @@ unknownTop: 1
   it('a file that is not UTF-8 text is refused with its name', async () => {
     const config = path.join(dir, 'latin1.yaml');
     writeFileSync(config, Buffer.from([0x72, 0x75, 0x6e, 0x3a, 0x20, 0xe9, 0x0a]));
-    const { code, err } = await run(['validate', '--config', config]);
+    const { code, err } = await runCli(['validate', '--config', config]);
     expect(code).toBe(2);
     expect(err).toContain('latin1.yaml: not a text file (it is not UTF-8)');
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { createLogger } from '../../src/log.ts';
 import { formatEmail } from '../../src/report/email.ts';
 import { formatJson } from '../../src/report/json.ts';
@@ -98,10 +98,8 @@ describe('control characters from the network are shown, not obeyed', () => {
     writeFileSync(a, formatJson(report()));
     writeFileSync(b, formatJson({ ...report(), vantage: 'us-east-1' }));
     for (const format of ['text', 'markdown']) {
-      let out = '';
-      const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {} };
       // Act
-      const code = await main(['merge', '--format', format, a, b], io);
+      const { code, out } = await runCli(['merge', '--format', format, a, b]);
       // Assess
       expect(code).toBe(1);
       expectShownEscaped(out);

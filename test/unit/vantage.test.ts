@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/audit.ts';
 import { parseConfig } from '../../src/config.ts';
-import { main, type CliIo } from '../../src/entry/cli.ts';
+import { main } from '../../src/entry/cli.ts';
+import { capture } from '../support/cli.ts';
 import { formatJson, reportSchema } from '../../src/report/json.ts';
 import { formatMarkdown } from '../../src/report/markdown.ts';
 import { formatText } from '../../src/report/text.ts';
@@ -133,11 +134,6 @@ describe('mergeReports', () => {
 });
 
 describe('dialer-audit merge', () => {
-  function capture(): CliIo & { out: () => string; err: () => string } {
-    let out = '';
-    let err = '';
-    return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, out: () => out, err: () => err };
-  }
   const dir = mkdtempSync(path.join(tmpdir(), 'dialer-audit-merge-'));
 
   it('merges JSON reports of several regions and exits 1 on findings', async () => {
