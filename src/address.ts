@@ -1,6 +1,6 @@
 // Server addresses as people write them in the config: `8.8.8.8`, `127.0.0.1:5353`, `[::1]:53`;
 // resolvers also `tls://dns.example[:853]` (DoT) and `https://dns.example/dns-query` (DoH).
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 
 export interface ServerAddress {
   host: string;
@@ -80,4 +80,41 @@ export function parseNetwork(text: string): Network | undefined {
 
 export function formatNetwork(n: Network): string {
   return `${n.address}/${n.prefixLength}`;
+}
+
+/** An IPv6 address's 16 bytes; an embedded dotted quad (::ffff:192.0.2.1) is read as its two groups. */
+export function ipv6Bytes(address: string): Buffer {
+  const text = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** RFC 5952 text of 16 address bytes: lower case, leading zeros dropped, the longest zero run compressed. */
+export function ipv6Text(bytes: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+/**
+ * One spelling per address (IPv6 as RFC 5952, anything else lower case), so a reply's source, a DNS
+ * answer and the address in the config compare equal.
+ */
+export function canonicalIp(address: string): string {
+  return isIPv6(address) ? ipv6Text(ipv6Bytes(address)) : address.toLowerCase();
 }

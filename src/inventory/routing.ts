@@ -3,7 +3,8 @@
 // one answer Route 53 may give, depending on who asks, the weights' dice and health checks.
 import type { RoutingPolicy, Variant } from '../compare.ts';
 import { normalizeRoute53Name } from '../names.ts';
-import { normalizeIPv6, normalizeName } from '../net/dns.ts';
+import { canonicalIp } from '../address.ts';
+import { normalizeName } from '../net/dns.ts';
 import type { Inventory, RecordSet } from '../types.ts';
 
 const indexes = new WeakMap<Inventory, Map<string, RecordSet[]>>();
@@ -75,7 +76,7 @@ function valueOf(type: string, value: string): string {
   const parts = value.trim().split(/\s+/);
   switch (type) {
     case 'AAAA':
-      return normalizeIPv6(value);
+      return canonicalIp(value);
     case 'CNAME':
     case 'NS':
     case 'PTR':

@@ -3,7 +3,8 @@
 import dnsPacket from 'dns-packet';
 import type { Answer, Packet } from 'dns-packet';
 import type { DnsRecord, DnsResponse, ExtendedDnsError } from './dns-types.ts';
-import { normalizeIPv6, normalizeName } from './dns-wire.ts';
+import { canonicalIp } from '../address.ts';
+import { normalizeName } from './dns-wire.ts';
 
 interface DecodedOption {
   code: number;
@@ -35,7 +36,7 @@ function toRecord(a: Answer): DnsRecord | undefined {
     case 'A':
       return { ...base, value: String(data) };
     case 'AAAA':
-      return { ...base, value: normalizeIPv6(String(data)) };
+      return { ...base, value: canonicalIp(String(data)) };
     case 'CNAME':
     case 'NS':
     case 'PTR':

@@ -3,7 +3,8 @@ import dgram from 'node:dgram';
 import { randomFillSync } from 'node:crypto';
 import type { ServerAddress } from '../address.ts';
 import type { AttemptResult, DnsQuery } from './dns-types.ts';
-import { buildQuery, judgeReply, normalizeIPv6 } from './dns-wire.ts';
+import { canonicalIp } from '../address.ts';
+import { buildQuery, judgeReply } from './dns-wire.ts';
 
 /** Socket errors that mean this host has no way to the server: retrying cannot help. */
 const UNREACHABLE = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
@@ -113,7 +114,7 @@ class UdpChannel {
   private readonly canonicalHost: string;
 
   constructor(private readonly server: ServerAddress, private readonly onLateReply: () => void) {
-    this.canonicalHost = normalizeIPv6(server.host);
+    this.canonicalHost = canonicalIp(server.host);
     this.socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     this.socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     // Idle sockets must not keep the process alive; pending queries hold their own timers.
@@ -193,7 +194,7 @@ class UdpChannel {
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     // A connected socket already drops other peers; the check stays in case the kernel does not.
-    if (rinfo.port !== this.server.port || (rinfo.address !== this.server.host && normalizeIPv6(rinfo.address) !== this.canonicalHost)) return;
+    if (rinfo.port !== this.server.port || (rinfo.address !== this.server.host && canonicalIp(rinfo.address) !== this.canonicalHost)) return;
     const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
     const pending = this.pending.get(id);
     if (!pending) {

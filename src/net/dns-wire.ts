@@ -5,36 +5,12 @@
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
+import { ipv6Bytes } from '../address.ts';
 import type { ClientSubnet, DnsQuery, QueryFlags, RecordType } from './dns-types.ts';
 
 export function normalizeName(name: string): string {
   const lower = name.toLowerCase();
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
-}
-
-/** Canonical IPv6 text (RFC 5952): lower case, longest zero run compressed. */
-export function normalizeIPv6(address: string): string {
-  if (!net.isIPv6(address)) return address.toLowerCase();
-  // An embedded dotted quad (::ffff:1.2.3.4) becomes two hex groups first.
-  const text = address.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
-  );
-  const [left, right] = text.includes('::') ? text.split('::') : [text, undefined];
-  const l = left ? left.split(':') : [];
-  const r = right ? right.split(':') : [];
-  const zeros = right === undefined ? [] : new Array(8 - l.length - r.length).fill('0');
-  const groups = [...l, ...zeros, ...r].map((g) => parseInt(g, 16).toString(16));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < groups.length; ) {
-    if (groups[i] !== '0') { i++; continue; }
-    let j = i;
-    while (j < groups.length && groups[j] === '0') j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  if (bestStart < 0) return groups.join(':');
-  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
 }
 
 // ── the query ───────────────────────────────────────────────────────────────────────────────
@@ -105,16 +81,6 @@ function encodeClientSubnet(subnet: ClientSubnet): Buffer {
   out[2] = subnet.prefixLength;
   out[3] = 0;
   address.copy(out, 4);
-  return out;
-}
-
-function ipv6Bytes(address: string): Buffer {
-  const groups = normalizeIPv6(address).split('::');
-  const left = groups[0] ? groups[0].split(':') : [];
-  const right = groups.length > 1 && groups[1] ? groups[1].split(':') : [];
-  const all = groups.length > 1 ? [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
 }
 

@@ -16,7 +16,7 @@ import type { AttemptResult, DnsClient, DnsClientOptions, DnsFailure, DnsFailure
 import { UdpPool } from './dns-udp.ts';
 import { toResponse } from './dns-records.ts';
 
-export { buildQuery, encodeQuery, judgeReply, normalizeIPv6, normalizeName, validateMessage } from './dns-wire.ts';
+export { buildQuery, encodeQuery, judgeReply, normalizeName, validateMessage } from './dns-wire.ts';
 export { describeExtendedError, ednsOptionsOf, keyTag } from './dns-records.ts';
 export type { Verdict } from './dns-wire.ts';
 export type * from './dns-types.ts';

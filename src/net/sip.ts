@@ -22,7 +22,7 @@ import {
   type Transaction,
 } from '../sip/message.ts';
 import { hostPort, type SipTransport } from '../sip/uri.ts';
-import { normalizeIPv6 } from './dns.ts';
+import { canonicalIp } from '../address.ts';
 import { numericLookup, preparing, sendSoon, stampFirst, wireNow } from './wire-time.ts';
 
 export const USER_AGENT = 'dialer-audit/0.1';
@@ -164,7 +164,7 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
   const t1 = probe.t1Ms ?? DEFAULT_T1_MS;
   const t2 = probe.t2Ms ?? DEFAULT_T2_MS;
   const t = newTransaction();
-  const destination = normalizeIPv6(probe.address);
+  const destination = canonicalIp(probe.address);
 
   return new Promise((resolve) => {
     // Unconnected on purpose: a carrier may answer from another address of its cluster (the
@@ -231,7 +231,7 @@ async function udpOptions(probe: SipProbe, signal?: AbortSignal): Promise<SipPro
         return;
       }
       const from = hostPort(rinfo.address, rinfo.port);
-      const sameSource = normalizeIPv6(rinfo.address) === destination && rinfo.port === probe.port;
+      const sameSource = canonicalIp(rinfo.address) === destination && rinfo.port === probe.port;
       finish({ outcome: 'answered', rttMs: receivedAt - firstSentAt, response, respondedFrom: sameSource ? undefined : from });
     }));
     socket.bind({ address: localAddress, port: 0 }, () => {
@@ -413,7 +413,7 @@ function describePeer(s: tls.TLSSocket): TlsPeer {
 export async function systemLookup(name: string): Promise<{ ok: true; addresses: string[] } | { ok: false; detail: string }> {
   try {
     const found = await lookup(name, { all: true });
-    return { ok: true, addresses: found.map((a) => (a.family === 6 ? normalizeIPv6(a.address) : a.address)) };
+    return { ok: true, addresses: found.map((a) => (a.family === 6 ? canonicalIp(a.address) : a.address)) };
   } catch (err) {
     return { ok: false, detail: `${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
   }

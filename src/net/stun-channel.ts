@@ -7,7 +7,8 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { canonicalIp, decodeMessage, formatTransportAddress, streamFrameLength, type StunMessage } from '../stun/codec.ts';
+import { canonicalIp } from '../address.ts';
+import { decodeMessage, formatTransportAddress, streamFrameLength, type StunMessage } from '../stun/codec.ts';
 import type { StunTransport } from '../stun/uri.ts';
 import { numericLookup, preparing, sendSoon, stampFirst, wireNow } from './wire-time.ts';
 

@@ -3,10 +3,10 @@
 // from RTO (500 ms) doubling within the caller's budget, never RFC 8489's 39.5 s).
 // Nothing here throws for a bad server: every outcome is a value the checks turn into findings.
 import { lookup } from 'node:dns/promises';
+import { canonicalIp } from '../address.ts';
 import { randomBytes } from 'node:crypto';
 import {
   Method,
-  canonicalIp,
   formatTransportAddress,
   longTermKey,
   newTransactionId,

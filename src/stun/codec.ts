@@ -7,6 +7,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { ipv6Bytes, ipv6Text } from '../address.ts';
 
 export const MAGIC_COOKIE = 0x2112a442;
 export const HEADER_LENGTH = 20;
@@ -248,33 +249,6 @@ function xorMask(transactionId: Buffer): Buffer {
   return mask;
 }
 
-function ipv6Bytes(address: string): Buffer {
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-function ipv6Text(bytes: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups (RFC 5952), the form DNS answers are normalised to.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
 export function xorAddressAttribute(type: number, addr: TransportAddress, transactionId: Buffer): AttributeInput {
   const mask = xorMask(transactionId);
   const raw = addr.family === 4 ? Buffer.from(addr.address.split('.').map(Number)) : ipv6Bytes(addr.address);
@@ -368,16 +342,6 @@ export function longTermKey(username: string, realm: string, password: string): 
 /** Short-term credentials (ICE): the key is the password itself. */
 export function shortTermKey(password: string): Buffer {
   return Buffer.from(password, 'utf8');
-}
-
-/** One spelling per address (IPv6 compressed, lower case), so a reply's source compares equal to the address we asked. */
-export function canonicalIp(address: string): string {
-  if (!isIPv6(address)) return address;
-  // An embedded dotted quad (::ffff:192.0.2.1) becomes two hex groups first.
-  const text = address.toLowerCase().replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) =>
-    `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
-  );
-  return ipv6Text(ipv6Bytes(text));
 }
 
 export function isIpLiteral(host: string): 4 | 6 | 0 {

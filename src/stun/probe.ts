@@ -9,7 +9,8 @@ import { socketStunClient, type BindingOutcome, type StunClient, type TlsSetting
 import type { CheckContext, CodeDoc, Finding, Severity } from '../types.ts';
 import { humanDuration } from '../units.ts';
 import { STUN_CODES, type StunCode } from './codes.ts';
-import { canonicalIp, formatTransportAddress, isIpLiteral } from './codec.ts';
+import { canonicalIp } from '../address.ts';
+import { formatTransportAddress, isIpLiteral } from './codec.ts';
 import { formatIceUri, parseIceUri, withTransport, type IceUri, type StunTransport } from './uri.ts';
 import { stunClientCommand, stunClientReading } from './reference-clients.ts';
 

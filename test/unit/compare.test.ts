@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cachedUnderLongerTruthTtl, cachedUnderLongerTtl, compareWithTruth, compareWithZone, routingEvidence, shapeOf, type AnswerShape, type Variant } from '../../src/compare.ts';
 import type { DnsRecord, DnsResult } from '../../src/net/dns.ts';
-import { normalizeIPv6 } from '../../src/net/dns.ts';
+import { canonicalIp } from '../../src/address.ts';
 
 function reply(rcode: string, answers: Partial<DnsRecord>[], authorities: Partial<DnsRecord>[] = []): DnsResult {
   const full = (r: Partial<DnsRecord>): DnsRecord => ({ name: 'acme.dialer.test', type: 'A', ttl: 300, value: '', ...r });
@@ -182,7 +182,7 @@ describe('compareWithTruth: answers learned by asking (no inventory)', () => {
   });
 });
 
-describe('normalizeIPv6', () => {
+describe('canonicalIp', () => {
   it.each([
     ['2001:0DB8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
@@ -190,5 +190,5 @@ describe('normalizeIPv6', () => {
     ['fd00::1', 'fd00::1'],
     ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2:3:4:5:6'],
     ['192.0.2.1', '192.0.2.1'],
-  ])('%s → %s', (input, expected) => expect(normalizeIPv6(input)).toBe(expected));
+  ])('%s → %s', (input, expected) => expect(canonicalIp(input)).toBe(expected));
 });
