@@ -40,7 +40,8 @@ export function describeVantages(v: FindingVantages): string {
   return parts.join('; ');
 }
 
-function plural(n: number, word: string): string {
+/** "1 notice", "2 notices". */
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 

@@ -3,6 +3,7 @@
 import type { AlertItem, Notice, NoticeKind } from '../state/policy.ts';
 import type { Severity } from '../types.ts';
 import { humanDuration, humanTime } from '../units.ts';
+import { plural } from './common.ts';
 
 export interface NoticeLinks {
   runbook?: string;
@@ -110,10 +111,6 @@ export function timeline(n: AlertItem & { kind?: NoticeKind }, now: number): str
   }
   const runs = n.consecutiveFailures > 1 ? ` (${n.consecutiveFailures} runs in a row)` : '';
   return `failing since ${humanTime(first)}, for ${humanDuration((now - first) / 1000)}${runs}`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** "2 new, 1 changed, 1 resolved, 4 still failing". */

@@ -5,16 +5,15 @@
 // conditional PutItem on the day's version — GetItem and PutItem only, the rights the stack
 // already grants for the state.
 import { gunzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { appendRun, dayExpiresAt, dayOf, daysBetween, emptyDay, parseDay, type AppendResult, type HistoryDay, type HistoryRecord } from '../history/record.ts';
-import { describeAwsError, PARTITION_KEY, versionCondition } from './dynamodb-store.ts';
+import { describeAwsError, isConditionalFailure, PARTITION_KEY, versionCondition } from './dynamodb-store.ts';
 import { recordsOf, type HistoryRead, type HistoryStore } from './history-store.ts';
 
 const ATTEMPTS = 5;
 /** Days read at once. */
 const PARALLEL_READS = 4;
 
-const isConditionalFailure = (err: unknown) => err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 export class DynamoDbHistoryStore implements HistoryStore {
   readonly description: string;

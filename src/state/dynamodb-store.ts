@@ -20,7 +20,8 @@ const MAX_STATE_BYTES = 380 * 1024;
 /** A Lambda that dies holding the lock (timeout, crash) blocks others at most this long. */
 export const DYNAMODB_LEASE_MS = 60_000;
 
-const isConditionalFailure = (err: unknown) => err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
+/** The condition of a conditional write did not hold (another writer was first). */
+export const isConditionalFailure = (err: unknown) => err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 export class DynamoDbStateStore implements StateStore {
   readonly description: string;

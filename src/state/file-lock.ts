@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
+import { sleep } from '../net/limit.ts';
 import type { Logger } from '../types.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import type { LockRequest, StateLock } from './store.ts';
@@ -91,18 +92,6 @@ async function takeOver(file: string, judged: string): Promise<void> {
   } finally {
     await rm(aside, { force: true });
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function acquireFileLock(file: string, opts: FileLockOptions): Promise<StateLock> {

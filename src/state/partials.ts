@@ -4,10 +4,10 @@
 // 256 KB between states, so the states pass keys and the reports stay here. Items expire by
 // themselves (the table's TTL attribute `expiresAt`), so a run that never merged leaves nothing.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { reportSchema } from '../report/json.ts';
 import type { Report } from '../types.ts';
-import { describeAwsError as describe, PARTITION_KEY } from './dynamodb-store.ts';
+import { describeAwsError as describe, isConditionalFailure, PARTITION_KEY } from './dynamodb-store.ts';
 
 /** DynamoDB refuses items over 400 KB; each piece of a partial stays well below. */
 const PIECE_BYTES = 350 * 1024;
@@ -47,7 +47,7 @@ export class DynamoDbShardRunStore implements ShardRunStore {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionalFailure(err)) return false;
       throw new Error(`DynamoDB table ${this.table}: cannot take the run lock (${describe(err)})`);
     }
   }
@@ -65,7 +65,7 @@ export class DynamoDbShardRunStore implements ShardRunStore {
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') return;
+      if (isConditionalFailure(err)) return;
       throw new Error(`DynamoDB table ${this.table}: cannot release the run lock (${describe(err)})`);
     }
   }
